@@ -1,0 +1,47 @@
+/*
+ * The configuration object and its one property table (conf.c). Library code
+ * reads typed fields directly; users set them by name through kn_conf_set().
+ * To add a property: a field here, a row in conf.c's table, then regenerate
+ * docs/CONFIGURATION.md (the `confdoc` build target).
+ */
+#ifndef KN_CONF_H
+#define KN_CONF_H
+
+#include <stdint.h>
+
+#include "kinesis/common.h"
+#include "log.h"
+
+typedef enum { KN_HTTP_AUTO = 0, KN_HTTP_1_1, KN_HTTP_2 } kn_http_version_t;
+
+struct kn_conf_s {
+    /* common: AWS account access */
+    char *region;
+    char *profile;
+    char *kinesis_endpoint;
+    char *dynamodb_endpoint;
+    char *sts_endpoint;
+    char *access_key_id;
+    char *secret_access_key;
+    char *session_token;
+    /* common: transport */
+    char *ca_file;
+    int tls_verify;
+    int http_version; /* kn_http_version_t */
+    int64_t connect_timeout_ms;
+    int64_t request_timeout_ms;
+    int64_t max_connections;
+    /* common: retries of API calls */
+    int64_t retry_base_ms;
+    int64_t retry_max_ms;
+    int64_t retry_max_attempts;
+    /* common: logging */
+    int log_level; /* kn_log_level_t */
+    kn_log_fn *log_fn;
+    void *log_opaque;
+};
+
+/** The logger a handle created from this configuration uses. */
+kn_logger_t kn_conf_logger(const kn_conf_t *conf);
+
+#endif
