@@ -23,6 +23,17 @@ step_demo() {
     "$BUILD/bin/demo" "$@"
 }
 
+# Stops the peers; keeps their logs only when something failed.
+cleanup() {
+    local rc=$?
+    bash "$PEERS" stop "$PEERS_DIR" || true
+    if ((rc == 0)); then
+        rm -rf "$PEERS_DIR"
+    else
+        echo "peer logs: $PEERS_DIR" >&2
+    fi
+}
+
 main() {
     if [[ ! -f "$ROOT/samples/demo.c" ]]; then
         echo "The demo program (samples/demo.c) is not written yet: nothing to run." >&2
@@ -34,14 +45,12 @@ main() {
     kn_install_missing
 
     say "building into build/"
-    if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
-        cmake -S "$ROOT" -B "$BUILD"
-    fi
+    cmake -S "$ROOT" -B "$BUILD" >/dev/null # re-globs sources, so a new samples/*.c has a target
     cmake --build "$BUILD" -j "$(nproc 2>/dev/null || echo 2)" --target demo
 
     say "starting the local peers"
     PEERS_DIR="$ROOT/tests/peers/run/demo-$(date +%Y%m%d-%H%M%S)-$$"
-    trap 'bash "$PEERS" stop "$PEERS_DIR" || true' EXIT
+    trap cleanup EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
     bash "$PEERS" start "$PEERS_DIR" >/dev/null

@@ -181,6 +181,7 @@ fi
 # -------------------------------------------------------------------- summary
 banner "summary"
 printf '%s\n' "${SUMMARY[@]}"
+echo "total time: $((SECONDS / 60)) min $((SECONDS % 60)) s"
 if [[ -n "$PEERS_DIR" ]]; then
     echo "peer logs: $PEERS_DIR"
 fi
