@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Local protocol peers for the integration tests, all on 127.0.0.1 and free ports:
-#   kinesis-local  Kinesis with HTTP/2 and SubscribeToShard, a plain and a TLS port
-#                  (the TLS certificate comes from a CA made for this run)
+# Local protocol peers for the integration tests, on free ports, reached on 127.0.0.1:
+#   kinesis-local  Kinesis with HTTP/2 and SubscribeToShard, a plain and a TLS port (the TLS
+#                  certificate comes from a CA made for this run; it has no host option and
+#                  binds all interfaces, the others bind 127.0.0.1 only)
 #   dynalite       DynamoDB, in memory
 #   kinesalite     a fast Kinesis for batching, throughput and request-validation tests
 #
@@ -276,7 +277,7 @@ main() {
         cat "$d/env"
         ;;
     *)
-        sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+        sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
         exit 2
         ;;
     esac
