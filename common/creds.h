@@ -1,10 +1,14 @@
 /*
  * AWS credentials and the provider chain.
  *
- * A provider is one source (static conf, environment, shared files; the remote
- * providers — web identity, container, IMDS — plug in the same way). The chain
- * (kn_creds_t) asks each provider in order, caches what it got, and refreshes
- * temporary credentials before they expire. kn_creds_get() is thread-safe.
+ * A provider is one source (conf, environment, shared files; the remote
+ * providers — web identity, container, IMDSv2 — plug in the same way, after the
+ * shared files: see kn_creds_new). The chain (kn_creds_t) asks each provider in
+ * order, caches what it got, and refreshes temporary credentials before they
+ * expire. kn_creds_get() is thread-safe.
+ *
+ * Secrets never reach a log line or an error message, and their bytes are
+ * zeroed before their memory is freed.
  */
 #ifndef KN_CREDS_H
 #define KN_CREDS_H
@@ -15,62 +19,129 @@
 #include "err.h"
 #include "log.h"
 
+/** Cached credentials are refreshed when they expire within this margin. */
+#define KN_CREDS_REFRESH_MARGIN_MS (5 * 60 * 1000)
+/** After a failed refresh (old credentials still valid), the first retry delay; doubles. */
+#define KN_CREDS_RETRY_BASE_MS 1000
+/** Longest delay between refresh attempts while the old credentials are valid. */
+#define KN_CREDS_RETRY_MAX_MS (60 * 1000)
+/** Most providers in one chain. */
+#define KN_CREDS_MAX_PROVIDERS 16
+
 typedef struct kn_credentials_s {
     char *access_key_id;
     char *secret_access_key;
-    char *session_token; /* NULL when the credentials are not temporary */
+    char *session_token;   /* NULL when the credentials are not temporary */
     int64_t expiration_ms; /* wall-clock epoch ms; 0 = does not expire */
 } kn_credentials_t;
 
-/** Zeroes the secret bytes, frees every field and resets the struct. */
+/** Zeroes the secret bytes, frees every field and resets the struct. Accepts NULL. */
 void kn_credentials_clear(kn_credentials_t *c);
-/** Deep copy into *dst (which must be clear). KN_OK or KN_ERR_NOMEM. */
+/** Deep copy into *dst (which must be clear). KN_OK or KN_ERR_NOMEM (dst left clear). */
 kn_err_t kn_credentials_copy(kn_credentials_t *dst, const kn_credentials_t *src);
+/**
+ * Fills *dst (which must be clear) with copies of the strings; `session_token`
+ * NULL or "" means none. KN_OK, KN_ERR_INVALID_ARG (id or secret NULL/empty) or
+ * KN_ERR_NOMEM (dst left clear).
+ */
+kn_err_t kn_credentials_set(kn_credentials_t *dst, const char *access_key_id,
+                            const char *secret_access_key, const char *session_token,
+                            int64_t expiration_ms);
+/** Zeroes a NUL-terminated secret, then frees it. Accepts NULL. */
+void kn_secret_free(char *s);
 
 typedef struct kn_creds_provider_s kn_creds_provider_t;
+
+/**
+ * A provider's fetch. Fills *out (clear on entry) and returns KN_OK, or:
+ * - KN_ERR_NO_CREDENTIALS when this source is not configured, so the chain moves
+ *   on. *err may then carry a short reason, written as a clause of the chain's
+ *   final message, e.g. "environment: AWS_ACCESS_KEY_ID not set".
+ * - any other code, with *err set, when the source is configured but failed
+ *   (partial settings, unreadable or malformed file, remote error): the chain
+ *   stops there, as the AWS SDKs do.
+ * Leaves *out clear on failure. May block on I/O; never called concurrently on
+ * one provider by the chain.
+ */
+typedef kn_err_t (kn_creds_fetch_fn)(kn_creds_provider_t *self, kn_credentials_t *out,
+                                     kn_error_t **err);
+
 struct kn_creds_provider_s {
-    const char *name; /* "static", "environment", "profile", ... for logs and errors */
-    /*
-     * Fills *out. Returns KN_ERR_NO_CREDENTIALS (with *err left NULL) when this
-     * source is not configured at all, so the chain moves on; any other error
-     * (with *err set) means it is configured but failed, and the chain stops
-     * there, as the AWS SDKs do. May block on I/O; never called concurrently.
-     */
-    kn_err_t (*fetch)(kn_creds_provider_t *self, kn_credentials_t *out, kn_error_t **err);
-    void (*destroy)(kn_creds_provider_t *self);
+    const char *name; /* "conf", "environment", "profile", ... for logs and errors */
+    kn_creds_fetch_fn *fetch;
+    void (*destroy_state)(void *state); /* NULL: nothing to release */
     void *state;
 };
 
+/**
+ * A provider around `fetch`; `name` must be a string literal (or outlive the
+ * provider). Takes ownership of `state` (released with destroy_state, also when
+ * this returns NULL for lack of memory).
+ */
+kn_creds_provider_t *kn_creds_provider_new(const char *name, kn_creds_fetch_fn *fetch,
+                                           void (*destroy_state)(void *state), void *state);
+/** Releases the state and the provider. Accepts NULL. */
+void kn_creds_provider_destroy(kn_creds_provider_t *p);
+
+/**
+ * Provider "conf": the given values (credentials.access.key.id, ...secret...,
+ * ...session.token). All NULL or empty: not configured ("conf not set"). Some
+ * set without both id and secret: KN_ERR_INVALID_ARG at fetch.
+ */
 kn_creds_provider_t *kn_creds_provider_static_new(const char *access_key_id,
                                                   const char *secret_access_key,
                                                   const char *session_token);
-/** AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN. */
+/**
+ * Provider "environment": AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and optional
+ * AWS_SESSION_TOKEN, read at each fetch. No (or empty) AWS_ACCESS_KEY_ID: not
+ * configured. A key id without a secret: KN_ERR_INVALID_ARG.
+ */
 kn_creds_provider_t *kn_creds_provider_env_new(void);
 /**
- * The profile (NULL or "": AWS_PROFILE, else "default") in the shared credentials
- * file (AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials) and config file
- * (AWS_CONFIG_FILE, else ~/.aws/config, section "[profile NAME]" or "[default]").
+ * Provider "profile": the profile (`profile` NULL or "": AWS_PROFILE, else
+ * "default") in the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, else
+ * ~/.aws/credentials) and config file (AWS_CONFIG_FILE, else ~/.aws/config).
+ * aws_access_key_id, aws_secret_access_key and aws_session_token are taken from
+ * the credentials file, key by key, else from the config file. Not configured
+ * when the profile or its aws_access_key_id is in neither file; a key id without
+ * a secret: KN_ERR_INVALID_ARG; a malformed file: its parse error.
  */
 kn_creds_provider_t *kn_creds_provider_profile_new(const char *profile);
-void kn_creds_provider_destroy(kn_creds_provider_t *p);
 
 /** The caching chain one client uses. */
 typedef struct kn_creds_s kn_creds_t;
 
+/** Wall-clock time in epoch milliseconds. */
+typedef int64_t (kn_creds_clock_fn)(void *opaque);
+
 /**
- * The standard chain for a configuration: static credentials when
- * credentials.access.key.id is set, else environment, then shared files, then
- * (later) the remote providers. NULL only when out of memory.
+ * The standard chain for a configuration (NULL conf: defaults): conf, then
+ * environment, then shared files, then (later) the remote providers. Logs go to
+ * the conf's logger. NULL only when out of memory.
  */
 kn_creds_t *kn_creds_new(const kn_conf_t *conf);
-/** A chain of exactly these providers, in order; takes ownership of them. */
+/**
+ * A chain of exactly these providers, in order (1 .. KN_CREDS_MAX_PROVIDERS, no
+ * NULL entries). Takes ownership of them, also when it returns NULL (bad
+ * arguments or out of memory). `lg` is copied; NULL: no logging.
+ */
 kn_creds_t *kn_creds_new_from(kn_creds_provider_t **providers, int count, const kn_logger_t *lg);
 /**
- * Current credentials, copied into *out (caller clears). Fetches on first use and
- * when the cached ones expire within the refresh margin. On failure returns the
- * code and sets *err naming every source tried.
+ * Replaces the clock (default: CLOCK_REALTIME in ms) so tests can move time.
+ * Call before the chain is shared between threads.
+ */
+void kn_creds_set_clock(kn_creds_t *c, kn_creds_clock_fn *fn, void *opaque);
+/**
+ * Current credentials, copied into *out (overwritten; the caller clears it).
+ * Fetches on first use and when the cached ones expire within
+ * KN_CREDS_REFRESH_MARGIN_MS; concurrent callers share one fetch. When a refresh
+ * fails while the cached credentials are still valid, they are returned (a
+ * warning is logged) and the refresh is retried after a growing delay. On
+ * failure returns the code and sets *err (may be NULL) naming every source
+ * tried; *out is left clear.
  */
 kn_err_t kn_creds_get(kn_creds_t *c, kn_credentials_t *out, kn_error_t **err);
+/** Wipes the cache and destroys the providers. Accepts NULL. Not concurrently with get. */
 void kn_creds_destroy(kn_creds_t *c);
 
 #endif
