@@ -424,7 +424,7 @@ static size_t collect_headers(const kn_sigv4_request_t *req, hdr_t *hv, const ch
     *has_token = 0;
     for (size_t i = 0; i < req->nheaders; i++) {
         const kn_header_t *h = &req->headers[i];
-        if (!valid_token(h->name, SIZE_MAX) || !valid_field_value(h->value))
+        if (!valid_token(h->name, KN_SIGV4_MAX_HEADER_NAME) || !valid_field_value(h->value))
             return (size_t)-1;
         if (name_is(h->name, "authorization"))
             continue;

@@ -18,6 +18,7 @@
 #define KN_SIGV4_MAX_ACCESS_KEY 128
 #define KN_SIGV4_MAX_SECRET 256
 #define KN_SIGV4_MAX_HEADERS 1024
+#define KN_SIGV4_MAX_HEADER_NAME 256
 
 typedef struct kn_header_s {
     const char *name;

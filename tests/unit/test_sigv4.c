@@ -778,11 +778,12 @@ enum breakage {
     B_CTL_HEADER_NAME, B_SPACE_HEADER_NAME, B_COLON_HEADER_NAME, B_NULL_HEADER_VALUE,
     B_CRLF_HEADER_VALUE, B_NO_HOST, B_TWO_DATES, B_BAD_DATE, B_SHORT_DATE, B_RELATIVE_PATH,
     B_NULL_HEADERS, B_NULL_BODY, B_BAD_PAYLOAD_HASH, B_UPPER_PAYLOAD_HASH, B_TOO_MANY_HEADERS,
-    B_HUGE_WHEN, B_COUNT
+    B_HUGE_WHEN, B_LONG_HEADER_NAME, B_COUNT
 };
 
 START_TEST(bad_input) {
     char long_part[KN_SIGV4_MAX_SCOPE_PART + 2], long_secret[KN_SIGV4_MAX_SECRET + 2];
+    char long_name[KN_SIGV4_MAX_HEADER_NAME + 2];
     memset(long_part, 'a', sizeof(long_part) - 1);
     long_part[sizeof(long_part) - 1] = '\0';
     memset(long_secret, 's', sizeof(long_secret) - 1);
@@ -838,6 +839,11 @@ START_TEST(bad_input) {
         req.nheaders = KN_SIGV4_MAX_HEADERS + 1;
         break;
     case B_HUGE_WHEN: req.when = (time_t)INT64_MAX; break;
+    case B_LONG_HEADER_NAME:
+        memset(long_name, 'X', sizeof(long_name) - 1);
+        long_name[sizeof(long_name) - 1] = '\0';
+        h[1].name = long_name;
+        break;
     }
     kn_sigv4_result_t r;
     memset(&r, 0x5a, sizeof(r));
