@@ -80,6 +80,51 @@ static const prop_t props[] = {
      "error is returned."},
     {"log.level", "common", PT_ENUM, F(log_level), "info", 0, 0, "error|warn|info|debug|trace",
      log_levels, 0, "Least severe level logged. Secrets never appear at any level."},
+    {"application.name", "consumer", PT_STR, F(application_name), "", 0, 0, NULL, NULL, 0,
+     "Consumer application (required): workers with the same name share the shards of the "
+     "stream through one lease table."},
+    {"lease.table.name", "consumer", PT_STR, F(lease_table_name), "", 0, 0, NULL, NULL, 0,
+     "DynamoDB lease table (KCL 2.x layout), created PAY_PER_REQUEST when missing. Empty: "
+     "`application.name`."},
+    {"stream.name", "consumer", PT_STR, F(stream_name), "", 0, 0, NULL, NULL, 0,
+     "Stream to consume (required): a name or a stream ARN."},
+    {"worker.id", "consumer", PT_STR, F(worker_id), "", 0, 0, NULL, NULL, 0,
+     "This worker's id in the lease table (leaseOwner); must be unique among live workers. "
+     "Empty: `host:pid:random`."},
+    {"initial.position", "consumer", PT_ENUM, F(initial_position), "TRIM_HORIZON", 0, 0,
+     "TRIM_HORIZON|LATEST|AT_TIMESTAMP", NULL, 0,
+     "Where shards without a checkpoint start: the oldest record, the tip, or "
+     "`initial.position.timestamp`. Only applies to shards the lease table does not know yet."},
+    {"initial.position.timestamp", "consumer", PT_STR, F(initial_position_timestamp), "", 0, 0,
+     NULL, NULL, 0,
+     "For AT_TIMESTAMP: RFC 3339 time (`2024-05-01T12:00:00Z`, fractions and offsets "
+     "allowed) or milliseconds since the epoch."},
+    {"retrieval.mode", "consumer", PT_ENUM, F(retrieval_mode), "polling", 0, 0, "polling|fanout",
+     NULL, 0,
+     "`polling`: GetRecords. `fanout`: enhanced fan-out (SubscribeToShard over HTTP/2)."},
+    {"failover.time.ms", "consumer", PT_INT, F(failover_time_ms), "10000", 1000, 86400000, NULL,
+     NULL, 0,
+     "Lease duration. A lease whose counter was not seen to change for this long is expired "
+     "and may be taken; holders renew every failover/3 and stop processing a lease they could "
+     "not renew within this time. Leases are taken and scanned every failover/3 as well."},
+    {"max.leases.per.worker", "consumer", PT_INT, F(max_leases_per_worker), "0", 0, 1000000, NULL,
+     NULL, 0, "Most leases this worker holds. 0: no limit."},
+    {"max.leases.to.steal", "consumer", PT_INT, F(max_leases_to_steal), "1", 0, 1000, NULL, NULL,
+     0, "Most leases stolen from the most loaded worker per taking cycle when this worker is "
+        "below its fair share. 0: never steal."},
+    {"max.records", "consumer", PT_INT, F(max_records), "10000", 1, 10000, NULL, NULL, 0,
+     "Limit of each GetRecords call (records before deaggregation)."},
+    {"idle.time.between.reads.ms", "consumer", PT_INT, F(idle_time_between_reads_ms), "1000", 200,
+     60000, NULL, NULL, 0,
+     "Pause between GetRecords calls of one shard once it is caught up (the KCL uses 1500). "
+     "While a shard is behind the tip the pause is 200 ms, the service's 5 calls/s per shard."},
+    {"shard.sync.interval.ms", "consumer", PT_INT, F(shard_sync_interval_ms), "60000", 1000,
+     86400000, NULL, NULL, 0,
+     "How often ListShards is compared with the lease table to create leases for new shards. "
+     "Children of ended shards also get leases at once from GetRecords' ChildShards."},
+    {"processor.threads", "consumer", PT_INT, F(processor_threads), "8", 1, 1024, NULL, NULL, 0,
+     "Threads that fetch records and run the record processors; shards beyond this number "
+     "take turns."},
 };
 
 #define NPROPS (sizeof(props) / sizeof(props[0]))

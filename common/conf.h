@@ -37,6 +37,21 @@ struct kn_conf_s {
     int64_t retry_max_attempts;
     /* common: logging */
     int log_level; /* kn_log_level_t */
+    /* consumer */
+    char *application_name;
+    char *lease_table_name;
+    char *stream_name;
+    char *worker_id;
+    int initial_position; /* kn_esn_kind_t: 0 TRIM_HORIZON, 1 LATEST, 2 AT_TIMESTAMP */
+    char *initial_position_timestamp;
+    int retrieval_mode;   /* 0 polling, 1 fanout */
+    int64_t failover_time_ms;
+    int64_t max_leases_per_worker;
+    int64_t max_leases_to_steal;
+    int64_t max_records;
+    int64_t idle_time_between_reads_ms;
+    int64_t shard_sync_interval_ms;
+    int64_t processor_threads;
     kn_log_fn *log_fn;
     void *log_opaque;
 };
