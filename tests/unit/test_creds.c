@@ -11,6 +11,7 @@
 
 #include "creds.h"
 #include "kn_test.h"
+#include "kn_test_log.h"
 #include "kn_test_sandbox.h"
 
 #define T0 1700000000000LL /* an arbitrary epoch ms */
@@ -310,46 +311,35 @@ static kn_err_t fake_fetch(kn_creds_provider_t *self, kn_credentials_t *out, kn_
 
 static void fake_destroy(void *state) { ((fake_t *)state)->destroyed = 1; }
 
-static void fake_set(fake_t *f, int *field, int value) {
-    pthread_mutex_lock(&f->mu);
+/* The clock and fake provider of the cache tests (each test runs in its own process). */
+static fake_clock_t fc;
+static fake_t f;
+
+/* Sets a field of `f` that fetches in other threads read. */
+static void fake_set(int *field, int value) {
+    pthread_mutex_lock(&f.mu);
     *field = value;
-    pthread_cond_broadcast(&f->cv);
-    pthread_mutex_unlock(&f->mu);
+    pthread_cond_broadcast(&f.cv);
+    pthread_mutex_unlock(&f.mu);
 }
 
-static int fake_fetches(fake_t *f) {
-    pthread_mutex_lock(&f->mu);
-    int n = f->fetches;
-    pthread_mutex_unlock(&f->mu);
+static int fake_fetches(void) {
+    pthread_mutex_lock(&f.mu);
+    int n = f.fetches;
+    pthread_mutex_unlock(&f.mu);
     return n;
 }
 
-/* Log capture shared by the tests that look at log output. */
-typedef struct {
-    pthread_mutex_t mu;
-    char text[65536];
-    size_t len;
-    int warnings;
-} capture_t;
-
-static void capture_fn(void *opaque, kn_log_level_t level, const char *facility,
-                       const char *message) {
-    capture_t *cap = opaque;
-    pthread_mutex_lock(&cap->mu);
-    int n = snprintf(cap->text + cap->len, sizeof(cap->text) - cap->len, "%d [%s] %s\n",
-                     (int)level, facility, message);
-    if (n > 0)
-        cap->len += (size_t)n < sizeof(cap->text) - cap->len ? (size_t)n : 0;
-    cap->warnings += level == KN_LOG_WARN;
-    pthread_mutex_unlock(&cap->mu);
-}
-
-static kn_creds_t *fake_chain(fake_t *f, fake_clock_t *fc, capture_t *cap) {
-    kn_creds_provider_t *p = kn_creds_provider_new("fake", fake_fetch, fake_destroy, f);
-    kn_logger_t lg = {capture_fn, cap, KN_LOG_TRACE};
+/* A chain of the fake alone, its clock at T0; logs go to cap when given. */
+static kn_creds_t *fake_rig(int64_t lifetime_ms, kn_test_log_t *cap) {
+    atomic_store(&fc.now, T0);
+    atomic_store(&fc.calls, 0);
+    fake_init(&f, &fc, lifetime_ms);
+    kn_creds_provider_t *p = kn_creds_provider_new("fake", fake_fetch, fake_destroy, &f);
+    kn_logger_t lg = {kn_test_log_fn, cap, KN_LOG_TRACE};
     kn_creds_t *c = kn_creds_new_from(&p, 1, cap ? &lg : NULL);
     ck_assert_ptr_nonnull(c);
-    kn_creds_set_clock(c, fake_now, fc);
+    kn_creds_set_clock(c, fake_now, &fc);
     return c;
 }
 
@@ -366,35 +356,29 @@ static void get_is(kn_creds_t *c, int n) {
 }
 
 START_TEST(cache_static_fetched_once) {
-    fake_clock_t fc = {T0, 0};
-    fake_t f;
-    fake_init(&f, &fc, 0);
-    kn_creds_t *c = fake_chain(&f, &fc, NULL);
+    kn_creds_t *c = fake_rig(0, NULL);
     get_is(c, 1);
     atomic_store(&fc.now, T0 + 100000 * MINUTE);
     get_is(c, 1);
     get_is(c, 1);
-    ck_assert_int_eq(fake_fetches(&f), 1);
+    ck_assert_int_eq(fake_fetches(), 1);
     kn_creds_destroy(c);
     ck_assert(f.destroyed);
 }
 END_TEST
 
 START_TEST(cache_refreshes_within_margin) {
-    fake_clock_t fc = {T0, 0};
-    fake_t f;
-    fake_init(&f, &fc, 60 * MINUTE);
-    kn_creds_t *c = fake_chain(&f, &fc, NULL);
+    kn_creds_t *c = fake_rig(60 * MINUTE, NULL);
     get_is(c, 1);
     /* up to the margin the cached ones are used */
     atomic_store(&fc.now, T0 + 60 * MINUTE - KN_CREDS_REFRESH_MARGIN_MS - 1);
     get_is(c, 1);
-    ck_assert_int_eq(fake_fetches(&f), 1);
+    ck_assert_int_eq(fake_fetches(), 1);
     /* inside the margin they are replaced */
     atomic_store(&fc.now, T0 + 60 * MINUTE - KN_CREDS_REFRESH_MARGIN_MS);
     get_is(c, 2);
     get_is(c, 2);
-    ck_assert_int_eq(fake_fetches(&f), 2);
+    ck_assert_int_eq(fake_fetches(), 2);
     /* long after expiry: fetched anew */
     atomic_store(&fc.now, T0 + 1000 * MINUTE);
     get_is(c, 3);
@@ -403,34 +387,31 @@ START_TEST(cache_refreshes_within_margin) {
 END_TEST
 
 START_TEST(cache_failed_refresh_keeps_valid_ones) {
-    fake_clock_t fc = {T0, 0};
-    fake_t f;
-    fake_init(&f, &fc, 60 * MINUTE);
-    capture_t cap = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    kn_creds_t *c = fake_chain(&f, &fc, &cap);
+    kn_test_log_t cap = KN_TEST_LOG_INIT;
+    kn_creds_t *c = fake_rig(60 * MINUTE, &cap);
     get_is(c, 1);
     f.fail = 1;
     int64_t t = T0 + 57 * MINUTE; /* 3 minutes of validity left */
     atomic_store(&fc.now, t);
     get_is(c, 1); /* refresh failed: the old ones, and a warning */
-    ck_assert_int_eq(fake_fetches(&f), 2);
-    ck_assert_int_eq(cap.warnings, 1);
+    ck_assert_int_eq(fake_fetches(), 2);
+    ck_assert_int_eq(cap.count[KN_LOG_WARN], 1);
     ck_assert_ptr_nonnull(strstr(cap.text, "fake: endpoint unreachable (fetch 2)"));
     /* no new attempt until the retry delay has passed, then it doubles */
     get_is(c, 1);
     atomic_store(&fc.now, t + KN_CREDS_RETRY_BASE_MS - 1);
     get_is(c, 1);
-    ck_assert_int_eq(fake_fetches(&f), 2);
+    ck_assert_int_eq(fake_fetches(), 2);
     atomic_store(&fc.now, t + KN_CREDS_RETRY_BASE_MS);
     get_is(c, 1);
-    ck_assert_int_eq(fake_fetches(&f), 3);
+    ck_assert_int_eq(fake_fetches(), 3);
     t += KN_CREDS_RETRY_BASE_MS;
     atomic_store(&fc.now, t + 2 * KN_CREDS_RETRY_BASE_MS - 1);
     get_is(c, 1);
-    ck_assert_int_eq(fake_fetches(&f), 3);
+    ck_assert_int_eq(fake_fetches(), 3);
     atomic_store(&fc.now, t + 2 * KN_CREDS_RETRY_BASE_MS);
     get_is(c, 1);
-    ck_assert_int_eq(fake_fetches(&f), 4);
+    ck_assert_int_eq(fake_fetches(), 4);
     /* once they have expired, the error comes through */
     atomic_store(&fc.now, T0 + 60 * MINUTE);
     kn_credentials_t k;
@@ -441,7 +422,7 @@ START_TEST(cache_failed_refresh_keeps_valid_ones) {
     kn_error_destroy(err);
     /* with nothing valid, every call tries again */
     ck_assert_int_eq(kn_creds_get(c, &k, NULL), KN_ERR_TRANSPORT);
-    ck_assert_int_eq(fake_fetches(&f), 6);
+    ck_assert_int_eq(fake_fetches(), 6);
     /* and recovers */
     f.fail = 0;
     get_is(c, 7);
@@ -450,11 +431,8 @@ START_TEST(cache_failed_refresh_keeps_valid_ones) {
 END_TEST
 
 START_TEST(cache_first_fetch_fails) {
-    fake_clock_t fc = {T0, 0};
-    fake_t f;
-    fake_init(&f, &fc, 60 * MINUTE);
+    kn_creds_t *c = fake_rig(60 * MINUTE, NULL);
     f.fail = 1;
-    kn_creds_t *c = fake_chain(&f, &fc, NULL);
     kn_credentials_t k;
     kn_error_t *err = NULL;
     ck_assert_int_eq(kn_creds_get(c, &k, &err), KN_ERR_TRANSPORT);
@@ -484,68 +462,59 @@ static void *getter(void *arg) {
 
 #define NTHREADS 8
 
-START_TEST(cache_concurrent_callers_share_one_fetch) {
-    fake_clock_t fc = {T0, 0};
-    fake_t f;
-    fake_init(&f, &fc, 60 * MINUTE);
-    f.gate_closed = 1;
-    kn_creds_t *c = fake_chain(&f, &fc, NULL);
+/*
+ * Starts NTHREADS callers of kn_creds_get against a fake whose gate is closed,
+ * opens the gate once all of them are inside, and joins them. Every caller
+ * reads the clock once on entry, under the chain's lock: when all have, one is
+ * blocked in the fetch and the others are waiting for it.
+ */
+static void run_getters(kn_creds_t *c, getter_t *g) {
     pthread_t th[NTHREADS];
-    getter_t g[NTHREADS];
     for (int i = 0; i < NTHREADS; i++) {
         g[i] = (getter_t){c, KN_ERR_STATE, ""};
         ck_assert_int_eq(pthread_create(&th[i], NULL, getter, &g[i]), 0);
     }
-    /* Every caller reads the clock once on entry, under the chain's lock: when
-     * all have, one is blocked in the fetch and the others are waiting for it. */
     while (atomic_load(&fc.calls) < NTHREADS)
         sched_yield();
-    ck_assert_int_eq(fake_fetches(&f), 1);
-    fake_set(&f, &f.gate_closed, 0);
-    for (int i = 0; i < NTHREADS; i++) {
+    ck_assert_int_eq(fake_fetches(), 1);
+    fake_set(&f.gate_closed, 0);
+    for (int i = 0; i < NTHREADS; i++)
         pthread_join(th[i], NULL);
+}
+
+START_TEST(cache_concurrent_callers_share_one_fetch) {
+    kn_creds_t *c = fake_rig(60 * MINUTE, NULL);
+    f.gate_closed = 1;
+    getter_t g[NTHREADS];
+    run_getters(c, g);
+    for (int i = 0; i < NTHREADS; i++) {
         ck_assert_int_eq(g[i].rc, KN_OK);
         ck_assert_str_eq(g[i].id, "AKIDFAKE0001");
     }
-    ck_assert_int_eq(fake_fetches(&f), 1);
+    ck_assert_int_eq(fake_fetches(), 1);
     kn_creds_destroy(c);
 }
 END_TEST
 
 START_TEST(cache_concurrent_failure_shared) {
-    fake_clock_t fc = {T0, 0};
-    fake_t f;
-    fake_init(&f, &fc, 60 * MINUTE);
+    kn_creds_t *c = fake_rig(60 * MINUTE, NULL);
     f.gate_closed = 1;
     f.fail = 1;
-    kn_creds_t *c = fake_chain(&f, &fc, NULL);
-    pthread_t th[NTHREADS];
     getter_t g[NTHREADS];
-    for (int i = 0; i < NTHREADS; i++) {
-        g[i] = (getter_t){c, KN_OK, ""};
-        ck_assert_int_eq(pthread_create(&th[i], NULL, getter, &g[i]), 0);
-    }
-    while (atomic_load(&fc.calls) < NTHREADS)
-        sched_yield();
-    fake_set(&f, &f.gate_closed, 0);
-    for (int i = 0; i < NTHREADS; i++) {
-        pthread_join(th[i], NULL);
+    run_getters(c, g);
+    for (int i = 0; i < NTHREADS; i++)
         ck_assert_int_eq(g[i].rc, KN_ERR_TRANSPORT);
-    }
     /* the waiters got the failed fetch's error instead of each trying again */
-    ck_assert_int_eq(fake_fetches(&f), 1);
+    ck_assert_int_eq(fake_fetches(), 1);
     kn_creds_destroy(c);
 }
 END_TEST
 
 START_TEST(cache_valid_ones_served_during_refresh) {
-    fake_clock_t fc = {T0, 0};
-    fake_t f;
-    fake_init(&f, &fc, 60 * MINUTE);
-    kn_creds_t *c = fake_chain(&f, &fc, NULL);
+    kn_creds_t *c = fake_rig(60 * MINUTE, NULL);
     get_is(c, 1);
     atomic_store(&fc.now, T0 + 56 * MINUTE);
-    fake_set(&f, &f.gate_closed, 1);
+    fake_set(&f.gate_closed, 1);
     pthread_t th;
     getter_t g = {c, KN_ERR_STATE, ""};
     ck_assert_int_eq(pthread_create(&th, NULL, getter, &g), 0);
@@ -555,12 +524,12 @@ START_TEST(cache_valid_ones_served_during_refresh) {
     pthread_mutex_unlock(&f.mu);
     /* the refresh is blocked in the provider: this caller does not wait for it */
     get_is(c, 1);
-    fake_set(&f, &f.gate_closed, 0);
+    fake_set(&f.gate_closed, 0);
     pthread_join(th, NULL);
     ck_assert_int_eq(g.rc, KN_OK);
     ck_assert_str_eq(g.id, "AKIDFAKE0002");
     get_is(c, 2);
-    ck_assert_int_eq(fake_fetches(&f), 2);
+    ck_assert_int_eq(fake_fetches(), 2);
     kn_creds_destroy(c);
 }
 END_TEST
@@ -568,11 +537,11 @@ END_TEST
 /*
  * Whether any byte of `text` past the allocator's bookkeeping (glibc and ASan
  * keep up to 16 bytes of metadata at the start of a freed chunk) is still at
- * `p`. This reads freed memory on purpose, outside ASan's instrumentation; it is
+ * `p`. This reads freed memory on purpose, outside the sanitizers' view; it is
  * the only way to see that the chain zeroed a secret before freeing it.
  */
-__attribute__((no_sanitize_address, noinline)) static int survives(const char *p,
-                                                                   const char *text) {
+__attribute__((no_sanitize("address", "thread"), noinline)) static int
+survives(const char *p, const char *text) {
     const volatile char *v = p;
     size_t n = strlen(text);
     for (size_t i = 16; i < n; i++)
@@ -582,10 +551,7 @@ __attribute__((no_sanitize_address, noinline)) static int survives(const char *p
 }
 
 START_TEST(secrets_wiped_when_replaced_and_destroyed) {
-    fake_clock_t fc = {T0, 0};
-    fake_t f;
-    fake_init(&f, &fc, 60 * MINUTE);
-    kn_creds_t *c = fake_chain(&f, &fc, NULL);
+    kn_creds_t *c = fake_rig(60 * MINUTE, NULL);
     get_is(c, 1);
     atomic_store(&fc.now, T0 + 58 * MINUTE);
     get_is(c, 2); /* generation 1 left the cache */
@@ -608,7 +574,6 @@ END_TEST
 
 START_TEST(chain_arguments) {
     ck_assert_ptr_null(kn_creds_new_from(NULL, 1, NULL));
-    fake_clock_t fc = {T0, 0};
     fake_t a, b;
     fake_init(&a, &fc, 0);
     fake_init(&b, &fc, 0);
@@ -664,12 +629,12 @@ START_TEST(chain_custom_providers) {
 END_TEST
 
 START_TEST(no_secret_in_logs) {
-    capture_t cap = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    kn_test_log_t cap = KN_TEST_LOG_INIT;
     const char *secrets[] = {"envSECRETwJalrXUtnFEMI", "envTOKENFwoGZXIvYXdzE", "fileSECRETbPxRfiCY",
                              "fileTOKENIQoJb3JpZ2lu", "confSECRETK7MDENG"};
     kn_conf_t *conf = kn_conf_new();
     ck_assert_int_eq(kn_conf_set(conf, "log.level", "trace", NULL, 0), KN_OK);
-    kn_conf_set_log_fn(conf, capture_fn, &cap);
+    kn_conf_set_log_fn(conf, kn_test_log_fn, &cap);
     /* environment */
     setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
     setenv("AWS_SECRET_ACCESS_KEY", secrets[0], 1);
@@ -709,17 +674,14 @@ START_TEST(no_secret_in_logs) {
     kn_credentials_clear(&k);
     kn_creds_destroy(c);
     /* a refresh failure warning */
-    fake_clock_t fc = {T0, 0};
-    fake_t f;
-    fake_init(&f, &fc, 60 * MINUTE);
-    c = fake_chain(&f, &fc, &cap);
+    c = fake_rig(60 * MINUTE, &cap);
     get_is(c, 1);
     f.fail = 1;
     atomic_store(&fc.now, T0 + 59 * MINUTE);
     get_is(c, 1);
     kn_creds_destroy(c);
 
-    ck_assert_int_eq(cap.warnings, 1);
+    ck_assert_int_eq(cap.count[KN_LOG_WARN], 1);
     ck_assert_ptr_nonnull(strstr(cap.text, "trying provider environment"));
     ck_assert_ptr_nonnull(strstr(cap.text, "credentials from profile"));
     for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)

@@ -305,27 +305,28 @@ START_TEST(url_parse_invalid) {
 }
 END_TEST
 
+/* prefix + `fit` times `fill` parses; one more `fill` is KN_ERR_TOO_LARGE with `why`. */
+static void limit_case(const char *prefix, char fill, size_t fit, const char *why) {
+    char url[KN_URL_MAX];
+    size_t n = strlen(prefix);
+    ck_assert_uint_lt(n + fit + 1, sizeof(url));
+    memcpy(url, prefix, n);
+    memset(url + n, fill, fit + 1);
+    url[n + fit] = '\0';
+    kn_url_t u;
+    ck_assert_int_eq(kn_url_parse(url, &u), KN_OK);
+    url[n + fit] = fill;
+    url[n + fit + 1] = '\0';
+    ck_assert_int_eq(kn_url_parse(url, &u), KN_ERR_TOO_LARGE);
+    ck_assert_str_eq(u.error, why);
+}
+
 START_TEST(url_parse_limits) {
+    /* host and path fields hold 255 characters */
+    limit_case("http://", 'h', 255, "host name too long");
+    limit_case("http://h/", 'p', 254, "path too long");
     kn_url_t u;
     char url[KN_URL_MAX + 16];
-    /* a 255-character host fits, 256 does not */
-    int n = snprintf(url, sizeof(url), "http://");
-    memset(url + n, 'h', 255);
-    url[n + 255] = '\0';
-    ck_assert_int_eq(kn_url_parse(url, &u), KN_OK);
-    ck_assert_uint_eq(strlen(u.host), 255);
-    strcat(url, "h");
-    ck_assert_int_eq(kn_url_parse(url, &u), KN_ERR_TOO_LARGE);
-    ck_assert_str_eq(u.error, "host name too long");
-    /* a 255-character path fits, 256 does not */
-    n = snprintf(url, sizeof(url), "http://h/");
-    memset(url + n, 'p', 254);
-    url[n + 254] = '\0';
-    ck_assert_int_eq(kn_url_parse(url, &u), KN_OK);
-    ck_assert_uint_eq(strlen(u.path), 255);
-    strcat(url, "p");
-    ck_assert_int_eq(kn_url_parse(url, &u), KN_ERR_TOO_LARGE);
-    ck_assert_str_eq(u.error, "path too long");
     /* the whole URL */
     memset(url, 'a', sizeof(url) - 1);
     memcpy(url, "http://", 7);
