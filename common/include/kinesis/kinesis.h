@@ -331,16 +331,16 @@ typedef enum {
 } kn_consumer_status_t;
 
 /** An enhanced fan-out consumer. */
-typedef struct kn_consumer_s {
+typedef struct kn_stream_consumer_s {
     char *consumer_name;
     char *consumer_arn;
     kn_consumer_status_t status;
     int64_t creation_timestamp_ms;    /**< 0 when absent */
     char *stream_arn;                 /**< or NULL when the reply omits it */
-} kn_consumer_t;
+} kn_stream_consumer_t;
 
 /** Frees a consumer description. Accepts NULL. */
-void kn_consumer_destroy(kn_consumer_t *c);
+void kn_stream_consumer_destroy(kn_stream_consumer_t *c);
 
 /**
  * RegisterStreamConsumer. The API needs the stream's ARN; given a name, the
@@ -348,7 +348,7 @@ void kn_consumer_destroy(kn_consumer_t *c);
  * NULL) is the new consumer (usually CREATING), the caller's to destroy.
  */
 kn_err_t kn_kinesis_register_stream_consumer(kn_kinesis_t *k, const char *stream,
-                                             const char *consumer_name, kn_consumer_t **out,
+                                             const char *consumer_name, kn_stream_consumer_t **out,
                                              kn_error_t **err);
 
 /**
@@ -357,7 +357,7 @@ kn_err_t kn_kinesis_register_stream_consumer(kn_kinesis_t *k, const char *stream
  */
 kn_err_t kn_kinesis_describe_stream_consumer(kn_kinesis_t *k, const char *stream,
                                              const char *consumer_name, const char *consumer_arn,
-                                             kn_consumer_t **out, kn_error_t **err);
+                                             kn_stream_consumer_t **out, kn_error_t **err);
 
 /** DeregisterStreamConsumer, addressed like kn_kinesis_describe_stream_consumer(). */
 kn_err_t kn_kinesis_deregister_stream_consumer(kn_kinesis_t *k, const char *stream,
@@ -370,7 +370,7 @@ kn_err_t kn_kinesis_deregister_stream_consumer(kn_kinesis_t *k, const char *stre
  */
 kn_err_t kn_kinesis_wait_consumer_active(kn_kinesis_t *k, const char *stream,
                                          const char *consumer_name, const char *consumer_arn,
-                                         int64_t timeout_ms, kn_consumer_t **out,
+                                         int64_t timeout_ms, kn_stream_consumer_t **out,
                                          kn_error_t **err);
 
 #ifdef __cplusplus
