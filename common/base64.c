@@ -5,6 +5,7 @@
 #include "base64.h"
 
 #include <stdint.h>
+#include <string.h>
 
 static const char enc_alphabet[64] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -38,6 +39,13 @@ size_t kn_base64_encoded_len(size_t n) {
     return groups * 4;
 }
 
+/* Writes the 24 bits of v as three bytes. */
+static void put3(uint8_t *o, uint32_t v) {
+    o[0] = (uint8_t)(v >> 16);
+    o[1] = (uint8_t)(v >> 8);
+    o[2] = (uint8_t)v;
+}
+
 kn_err_t kn_base64_encode(const void *in, size_t n, char *out, size_t out_size, size_t *out_len) {
     if ((!in && n) || !out)
         return KN_ERR_INVALID_ARG;
@@ -55,18 +63,12 @@ kn_err_t kn_base64_encode(const void *in, size_t n, char *out, size_t out_size, 
         o[3] = enc_alphabet[v & 63];
         o += 4;
     }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)p[i] << 16;
+    size_t rest = n - i; /* 0, 1 or 2 bytes, padded to a full quantum */
+    if (rest) {
+        uint32_t v = (uint32_t)p[i] << 16 | (rest == 2 ? (uint32_t)p[i + 1] << 8 : 0);
         o[0] = enc_alphabet[v >> 18];
         o[1] = enc_alphabet[(v >> 12) & 63];
-        o[2] = '=';
-        o[3] = '=';
-        o += 4;
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        o[0] = enc_alphabet[v >> 18];
-        o[1] = enc_alphabet[(v >> 12) & 63];
-        o[2] = enc_alphabet[(v >> 6) & 63];
+        o[2] = rest == 2 ? enc_alphabet[(v >> 6) & 63] : '=';
         o[3] = '=';
         o += 4;
     }
@@ -76,10 +78,15 @@ kn_err_t kn_base64_encode(const void *in, size_t n, char *out, size_t out_size, 
     return KN_OK;
 }
 
+/* Padding characters ('=') ending the final quantum q[0..3]: 0, 1 or 2. */
+static size_t padding(const char *q) {
+    return (size_t)(q[3] == '=') + (q[3] == '=' && q[2] == '=');
+}
+
 size_t kn_base64_decoded_len(const char *in, size_t n) {
     size_t len = n / 4 * 3;
     if (in && n >= 4 && n % 4 == 0)
-        len -= (in[n - 1] == '=') + (in[n - 1] == '=' && in[n - 2] == '=');
+        len -= padding(in + n - 4);
     return len;
 }
 
@@ -92,10 +99,9 @@ kn_err_t kn_base64_decode(const char *in, size_t n, uint8_t *out, size_t out_siz
     size_t len = kn_base64_decoded_len(in, n);
     if (out_size < len)
         return KN_ERR_TOO_LARGE;
-    if (n == 0) {
-        *out_len = 0;
+    *out_len = 0;
+    if (n == 0)
         return KN_OK;
-    }
     const uint8_t *s = (const uint8_t *)in;
     uint8_t *o = out;
     size_t full = n - 4; /* the last quantum may carry padding */
@@ -105,44 +111,21 @@ kn_err_t kn_base64_decode(const char *in, size_t n, uint8_t *out, size_t out_siz
         uint32_t c = dec_table[s[i + 2]], d = dec_table[s[i + 3]];
         if ((a | b | c | d) & BAD)
             return KN_ERR_INVALID_ARG;
-        uint32_t v = a << 18 | b << 12 | c << 6 | d;
-        o[0] = (uint8_t)(v >> 16);
-        o[1] = (uint8_t)(v >> 8);
-        o[2] = (uint8_t)v;
+        put3(o, a << 18 | b << 12 | c << 6 | d);
         o += 3;
     }
     const uint8_t *q = s + full;
+    size_t pad = padding(in + full);
     uint32_t a = dec_table[q[0]], b = dec_table[q[1]];
-    if ((a | b) & BAD)
+    uint32_t c = pad == 2 ? 0 : dec_table[q[2]], d = pad ? 0 : dec_table[q[3]];
+    if ((a | b | c | d) & BAD)
         return KN_ERR_INVALID_ARG;
-    if (q[2] == '=') {
-        /* "xx==": one byte; the 4 low bits of b must be zero */
-        if (q[3] != '=' || (b & 0x0f))
-            return KN_ERR_INVALID_ARG;
-        *o++ = (uint8_t)(a << 2 | b >> 4);
-    } else {
-        uint32_t c = dec_table[q[2]];
-        if (c & BAD)
-            return KN_ERR_INVALID_ARG;
-        if (q[3] == '=') {
-            /* "xxx=": two bytes; the 2 low bits of c must be zero */
-            if (c & 0x03)
-                return KN_ERR_INVALID_ARG;
-            uint32_t v = a << 18 | b << 12 | c << 6;
-            o[0] = (uint8_t)(v >> 16);
-            o[1] = (uint8_t)(v >> 8);
-            o += 2;
-        } else {
-            uint32_t d = dec_table[q[3]];
-            if (d & BAD)
-                return KN_ERR_INVALID_ARG;
-            uint32_t v = a << 18 | b << 12 | c << 6 | d;
-            o[0] = (uint8_t)(v >> 16);
-            o[1] = (uint8_t)(v >> 8);
-            o[2] = (uint8_t)v;
-            o += 3;
-        }
-    }
-    *out_len = (size_t)(o - out);
+    /* the bits that padding drops must be zero, so each byte string has one encoding */
+    if ((pad == 2 && (b & 0x0f)) || (pad == 1 && (c & 0x03)))
+        return KN_ERR_INVALID_ARG;
+    uint8_t last[3];
+    put3(last, a << 18 | b << 12 | c << 6 | d);
+    memcpy(o, last, 3 - pad);
+    *out_len = len;
     return KN_OK;
 }
