@@ -125,6 +125,63 @@ static const prop_t props[] = {
     {"processor.threads", "consumer", PT_INT, F(processor_threads), "8", 1, 1024, NULL, NULL, 0,
      "Threads that fetch records and run the record processors; shards beyond this number "
      "take turns."},
+    {"aggregation.enabled", "producer", PT_BOOL, F(aggregation_enabled), "true", 0, 1, NULL,
+     NULL, 0,
+     "Pack user records bound for the same shard into KPL-format aggregated records "
+     "(decodable by the KCL, aws-kinesis-agg and this SDK's consumer). A record alone is "
+     "always sent as a plain record."},
+    {"aggregation.max.bytes", "producer", PT_INT, F(aggregation_max_bytes), "51200", 64,
+     1048575, NULL, NULL, 0,
+     "Largest aggregated record, exactly (magic, protobuf and checksum included). A user "
+     "record that does not fit alone is sent as a plain record. The user-record count per "
+     "aggregate is unbounded."},
+    {"record.max.bytes", "producer", PT_INT, F(record_max_bytes), "1048576", 1, 1048576, NULL,
+     NULL, 0,
+     "Largest data accepted by kn_producer_put() (KN_ERR_TOO_LARGE above). Data plus "
+     "partition key must also fit the 1 MiB Kinesis record limit."},
+    {"record.max.buffered.time.ms", "producer", PT_INT, F(record_max_buffered_time_ms), "100",
+     0, 3600000, NULL, NULL, 0,
+     "Linger: how long a record may wait for others to share its aggregate and request. "
+     "kn_producer_flush() ignores it."},
+    {"record.ttl.ms", "producer", PT_INT, F(record_ttl_ms), "30000", 100, INT64_MAX, NULL,
+     NULL, 0,
+     "A record not delivered this long after put() is reported KN_ERR_RECORD_EXPIRED. Time "
+     "arithmetic saturates, so huge values mean \"retry until shutdown\"."},
+    {"rate.limit.percent", "producer", PT_INT, F(rate_limit_percent), "150", 1, 10000, NULL,
+     NULL, 0,
+     "Per-shard token buckets at this percentage of the shard write limits (1000 Kinesis "
+     "records/s and 1 MiB/s), slowed further while the service answers "
+     "ProvisionedThroughputExceeded (halved per throttle, recovering 10% per second)."},
+    {"ordering", "producer", PT_ENUM, F(ordering), "default", 0, 0, "default|strict", NULL, 0,
+     "`strict`: records with the same partition key reach Kinesis in put order, also across "
+     "retries (one request in flight per shard). `default`: a retried record may be "
+     "overtaken by records put up to its retry delays later (within record.ttl.ms)."},
+    {"buffer.max.bytes", "producer", PT_INT, F(buffer_max_bytes), "67108864", 2097152,
+     1099511627776, NULL, NULL, 0,
+     "Memory bound: every byte the producer holds for accepted records (data, keys, "
+     "per-record overhead and aggregated copies) until their reports have run. put() "
+     "then returns KN_ERR_QUEUE_FULL (or blocks, see queue.full.behavior)."},
+    {"buffer.max.records", "producer", PT_INT, F(buffer_max_records), "1000000", 1,
+     2147483647, NULL, NULL, 0, "Count bound: accepted records not yet reported."},
+    {"queue.full.behavior", "producer", PT_ENUM, F(queue_full_behavior), "error", 0, 0,
+     "error|block", NULL, 0,
+     "At a bound, put() returns KN_ERR_QUEUE_FULL at once (`error`) or waits up to "
+     "queue.block.timeout.ms for room (`block`)."},
+    {"queue.block.timeout.ms", "producer", PT_INT, F(queue_block_timeout_ms), "10000", 0,
+     86400000, NULL, NULL, 0, "Longest wait of a blocking put() before KN_ERR_QUEUE_FULL."},
+    {"shutdown.timeout.ms", "producer", PT_INT, F(shutdown_timeout_ms), "30000", 0, 86400000,
+     NULL, NULL, 0,
+     "kn_producer_destroy() flushes for up to this long, then reports what is left with "
+     "KN_ERR_SHUTDOWN."},
+    {"delivery.report.mode", "producer", PT_ENUM, F(delivery_report_mode), "thread", 0, 0,
+     "thread|poll", NULL, 0,
+     "Where delivery reports (and the statistics callback) run: on the producer's own "
+     "callback thread (`thread`), or inside kn_producer_poll() on the application's thread "
+     "(`poll`)."},
+    {"statistics.interval.ms", "producer", PT_INT, F(statistics_interval_ms), "0", 0,
+     86400000, NULL, NULL, 0,
+     "Period of the statistics callback (kinesis/producer.h); 0 turns it off. The JSON is "
+     "described in docs/STATISTICS.md."},
 };
 
 #define NPROPS (sizeof(props) / sizeof(props[0]))

@@ -52,6 +52,27 @@ struct kn_conf_s {
     int64_t idle_time_between_reads_ms;
     int64_t shard_sync_interval_ms;
     int64_t processor_threads;
+    /* producer */
+    int aggregation_enabled;
+    int64_t aggregation_max_bytes;
+    int64_t record_max_bytes;
+    int64_t record_max_buffered_time_ms;
+    int64_t record_ttl_ms;
+    int64_t rate_limit_percent;
+    int ordering;              /* 0 default, 1 strict */
+    int64_t buffer_max_bytes;
+    int64_t buffer_max_records;
+    int queue_full_behavior;   /* 0 error, 1 block */
+    int64_t queue_block_timeout_ms;
+    int64_t shutdown_timeout_ms;
+    int delivery_report_mode;  /* 0 thread, 1 poll */
+    int64_t statistics_interval_ms;
+    /* producer callbacks, set through kinesis/producer.h; stored as generic
+     * function pointers so this header needs no producer types */
+    void (*dr_fn)(void);
+    void *dr_opaque;
+    void (*stats_fn)(void);
+    void *stats_opaque;
     kn_log_fn *log_fn;
     void *log_opaque;
 };
