@@ -468,6 +468,132 @@ START_TEST(consumers) {
 }
 END_TEST
 
+/* ----------------------------------------------------- SubscribeToShard */
+
+#define STREAM_BUF_MAX (1024 * 1024)
+
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int opened, status, chunks, closed;
+    char content_type[128];
+    kn_err_t close_code;
+    char *bytes; /* the raw event stream so far, bounded */
+    size_t len;
+} sub_t;
+
+static void sub_open(void *opaque, const kn_http_response_t *resp) {
+    sub_t *s = opaque;
+    pthread_mutex_lock(&s->lock);
+    s->opened++;
+    s->status = resp->status;
+    snprintf(s->content_type, sizeof(s->content_type), "%s", resp->content_type ? resp->content_type : "");
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int sub_data(void *opaque, const uint8_t *data, size_t len) {
+    sub_t *s = opaque;
+    pthread_mutex_lock(&s->lock);
+    if (s->len + len <= STREAM_BUF_MAX) {
+        memcpy(s->bytes + s->len, data, len);
+        s->len += len;
+    }
+    int first = s->chunks++ == 0;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    return first ? KN_HTTP_PAUSE : KN_HTTP_CONTINUE; /* the consumer resumes it */
+}
+
+static void sub_close(void *opaque, const kn_error_t *err) {
+    sub_t *s = opaque;
+    pthread_mutex_lock(&s->lock);
+    s->closed++;
+    s->close_code = err ? kn_error_code(err) : KN_OK;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Whether the raw stream bytes contain `needle` (binary-safe). */
+static int sub_has(sub_t *s, const char *needle) {
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= s->len; i++)
+        if (!memcmp(s->bytes + i, needle, n))
+            return 1;
+    return 0;
+}
+
+START_TEST(subscribe_to_shard_plumbing) {
+    kn_kinesis_t *k = local_client();
+    char name[64];
+    kn_test_unique_name("api-sub", name, sizeof(name));
+    kn_error_t *e = NULL;
+    create_active(k, name, 1);
+    kn_put_entry_t rec = {.data = "hello-efo", .data_len = 9, .partition_key = "p"};
+    ok(kn_kinesis_put_record(k, name, &rec, NULL, NULL, &e), &e, "PutRecord");
+    kn_stream_consumer_t *c = NULL;
+    ok(kn_kinesis_register_stream_consumer(k, name, "sub1", NULL, &e), &e, "Register");
+    ok(kn_kinesis_wait_consumer_active(k, name, "sub1", NULL, WAIT_MS, &c, &e), &e, "wait consumer");
+
+    sub_t s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+    s.bytes = malloc(STREAM_BUF_MAX);
+    kn_service_stream_cbs_t cbs = {.on_open = sub_open, .on_data = sub_data, .on_close = sub_close,
+                                   .opaque = &s};
+    kn_position_t th = {.type = KN_POSITION_TRIM_HORIZON};
+    kn_service_stream_t *st = NULL;
+    ok(kn_kinesis_subscribe_to_shard(k, c->consumer_arn, "shardId-000000000000", &th, &cbs, &st, &e), &e,
+       "SubscribeToShard");
+    ck_assert_ptr_nonnull(st);
+    pthread_mutex_lock(&s.lock);
+    while (!s.chunks && !s.closed)
+        pthread_cond_wait(&s.cond, &s.lock);
+    ck_assert_int_eq(s.closed, 0);
+    pthread_mutex_unlock(&s.lock);
+    kn_service_stream_resume(st); /* paused by the first chunk */
+    pthread_mutex_lock(&s.lock);
+    /* The record's base64 ("aGVsbG8tZWZv") arrives inside a SubscribeToShardEvent. */
+    while (!s.closed && !(sub_has(&s, "SubscribeToShardEvent") && sub_has(&s, "aGVsbG8tZWZv")))
+        pthread_cond_wait(&s.cond, &s.lock);
+    ck_assert_int_eq(s.closed, 0);
+    ck_assert_int_eq(s.opened, 1);
+    ck_assert_int_eq(s.status, 200);
+    ck_assert_str_eq(s.content_type, "application/vnd.amazon.eventstream");
+    pthread_mutex_unlock(&s.lock);
+    kn_service_stream_cancel(st);
+    pthread_mutex_lock(&s.lock);
+    while (!s.closed)
+        pthread_cond_wait(&s.cond, &s.lock);
+    ck_assert_int_eq(s.closed, 1);
+    ck_assert_int_eq(s.close_code, KN_ERR_CANCELLED);
+    pthread_mutex_unlock(&s.lock);
+
+    /* A consumer that does not exist: the service error reaches on_close, no on_open. */
+    sub_t bad = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+    bad.bytes = malloc(STREAM_BUF_MAX);
+    cbs.opaque = &bad;
+    char ghost[512];
+    snprintf(ghost, sizeof(ghost), "%s-ghost", c->consumer_arn);
+    ok(kn_kinesis_subscribe_to_shard(k, ghost, "shardId-000000000000", &th, &cbs, &st, &e), &e,
+       "SubscribeToShard ghost");
+    pthread_mutex_lock(&bad.lock);
+    while (!bad.closed)
+        pthread_cond_wait(&bad.cond, &bad.lock);
+    ck_assert_int_eq(bad.opened, 0);
+    ck_assert(bad.close_code > KN_OK); /* a service error, parsed from the reply */
+    pthread_mutex_unlock(&bad.lock);
+    /* Bad arguments: refused before anything is sent. */
+    ck_assert_int_eq(kn_kinesis_subscribe_to_shard(k, "not-an-arn", "shardId-000000000000", &th, &cbs, &st, &e),
+                     KN_ERR_INVALID_ARG);
+    ck_assert_ptr_null(st);
+    kn_error_destroy(e);
+
+    free(s.bytes);
+    free(bad.bytes);
+    kn_stream_consumer_destroy(c);
+    delete_gone(k, name);
+    kn_kinesis_destroy(k);
+}
+END_TEST
+
 START_TEST(missing_stream_not_retried) {
     kn_test_require_peers();
     kn_test_log_t cap = KN_TEST_LOG_INIT;
@@ -754,6 +880,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, async_calls);
     tcase_add_test(tc, resharding);
     tcase_add_test(tc, consumers);
+    tcase_add_test(tc, subscribe_to_shard_plumbing);
     tcase_add_test(tc, missing_stream_not_retried);
     tcase_add_test(tc, server_validation_errors);
     tcase_add_test(tc, malformed_replies);
