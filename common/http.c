@@ -44,8 +44,8 @@ struct kn_http_req_s {
     /* Set at submit, read-only afterwards. */
     char *method;
     char *url;
-    size_t url_loglen; /* URL without query or fragment, for logs */
-    char *hostport;    /* for error messages */
+    char *log_url;  /* scheme://host[:port]/path: no user info, query or fragment */
+    char *hostport; /* for error messages */
     uint8_t *body;
     size_t body_len;
     struct curl_slist *headers;
@@ -137,6 +137,7 @@ static void req_free(kn_http_req_t *r) {
         return;
     free(r->method);
     free(r->url);
+    free(r->log_url);
     free(r->hostport);
     free(r->body);
     curl_slist_free_all(r->headers);
@@ -235,17 +236,16 @@ static void log_done(const kn_http_req_t *r, const kn_error_t *err) {
     int64_t ms = r->started_at ? now_ms() - r->started_at : 0;
     const kn_http_response_t *resp = r->resp;
     if (err) {
-        kn_log(&r->h->log, KN_LOG_DEBUG, FAC, "%s %.*s -> %s: %s (%" PRId64 " ms)", r->method,
-               (int)r->url_loglen, r->url, kn_err2name(kn_error_code(err)), kn_error_message(err),
-               ms);
+        kn_log(&r->h->log, KN_LOG_DEBUG, FAC, "%s %s -> %s: %s (%" PRId64 " ms)", r->method,
+               r->log_url, kn_err2name(kn_error_code(err)), kn_error_message(err), ms);
         return;
     }
     char version[8];
     snprintf(version, sizeof(version), resp->http_version >= 20 ? "%d" : "%d.%d",
              resp->http_version / 10, resp->http_version % 10);
     kn_log(&r->h->log, KN_LOG_DEBUG, FAC,
-           "%s %.*s -> %d HTTP/%s, %" PRIu64 " bytes (%" PRId64 " ms%s%s)", r->method,
-           (int)r->url_loglen, r->url, resp->status, version, r->streamed + resp->body_len, ms,
+           "%s %s -> %d HTTP/%s, %" PRIu64 " bytes (%" PRId64 " ms%s%s)", r->method, r->log_url,
+           resp->status, version, r->streamed + resp->body_len, ms,
            resp->request_id ? ", request id " : "", resp->request_id ? resp->request_id : "");
 }
 
@@ -366,7 +366,7 @@ static int headers_complete(kn_http_req_t *r) {
     kn_http_response_t *resp = r->resp;
     size_t cap = 1;
     if (buffered(r)) {
-        if (r->content_length > (int64_t)r->max_body) {
+        if (r->content_length > (int64_t)r->max_body && strcmp(r->method, "HEAD")) {
             char msg[96];
             snprintf(msg, sizeof(msg), "reply body of %" PRId64 " bytes exceeds the limit of %zu",
                      r->content_length, r->max_body);
@@ -932,29 +932,40 @@ nomem:
     return KN_ERR_NOMEM;
 }
 
-/* Checks the URL and extracts "host:port" and the scheme. */
+/* Checks the URL; extracts "host:port" for errors and the URL to log. */
 static kn_err_t parse_url(kn_http_req_t *r) {
     if (strlen(r->url) > KN_HTTP_MAX_URL)
         return KN_ERR_TOO_LARGE;
     if (strncasecmp(r->url, "http://", 7) && strncasecmp(r->url, "https://", 8))
         return KN_ERR_INVALID_ARG;
+    r->https = !strncasecmp(r->url, "https://", 8);
     CURLU *u = curl_url();
     if (!u)
         return KN_ERR_NOMEM;
-    char *host = NULL, *port = NULL;
+    char *host = NULL, *port = NULL, *path = NULL;
     kn_err_t rc = KN_ERR_INVALID_ARG;
     if (curl_url_set(u, CURLUPART_URL, r->url, 0) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
-        rc = asprintf(&r->hostport, "%s:%s", host, port) < 0 ? KN_ERR_NOMEM : KN_OK;
-        if (rc != KN_OK)
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK) {
+        /* Show the port only when the URL names it. */
+        char *given = NULL;
+        int explicit_port = curl_url_get(u, CURLUPART_PORT, &given, 0) == CURLUE_OK;
+        curl_free(given);
+        rc = KN_OK;
+        if (asprintf(&r->hostport, "%s:%s", host, port) < 0) {
             r->hostport = NULL;
+            rc = KN_ERR_NOMEM;
+        } else if (asprintf(&r->log_url, "%s://%s%s%s%s", r->https ? "https" : "http", host,
+                            explicit_port ? ":" : "", explicit_port ? port : "", path) < 0) {
+            r->log_url = NULL;
+            rc = KN_ERR_NOMEM;
+        }
     }
     curl_free(host);
     curl_free(port);
+    curl_free(path);
     curl_url_cleanup(u);
-    r->https = !strncasecmp(r->url, "https://", 8);
-    r->url_loglen = strcspn(r->url, "?#");
     return rc;
 }
 
@@ -1002,6 +1013,34 @@ static kn_err_t req_new(const kn_http_t *h, const kn_http_request_t *req, int64_
     return KN_OK;
 }
 
+/*
+ * Queues `cmd` for r and wakes the I/O thread; sets *handle under the lock so
+ * it is in place before any callback. Returns 0 (nothing queued) once destroy
+ * began: everything left is then being finished with KN_ERR_SHUTDOWN.
+ */
+static int post_command(kn_http_t *h, kn_http_req_t *r, unsigned cmd, kn_http_req_t **handle) {
+    pthread_mutex_lock(&h->lock);
+    int open = !h->stopping;
+    if (open) {
+        r->cmds |= cmd;
+        if (!r->queued) {
+            r->queued = 1;
+            r->cmd_next = NULL;
+            if (h->cmd_tail)
+                h->cmd_tail->cmd_next = r;
+            else
+                h->cmd_head = r;
+            h->cmd_tail = r;
+        }
+        if (handle)
+            *handle = r;
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (open)
+        curl_multi_wakeup(h->multi);
+    return open;
+}
+
 static kn_err_t submit(kn_http_t *h, const kn_http_request_t *req, int64_t delay_ms,
                        kn_http_req_t **handle, int hand_over) {
     if (!h || !req)
@@ -1011,23 +1050,10 @@ static kn_err_t submit(kn_http_t *h, const kn_http_request_t *req, int64_t delay
     if (rc != KN_OK)
         return rc;
     r->hand_over = hand_over;
-    pthread_mutex_lock(&h->lock);
-    if (h->stopping) {
-        pthread_mutex_unlock(&h->lock);
+    if (!post_command(h, r, CMD_SUBMIT, handle)) {
         req_free(r);
         return KN_ERR_SHUTDOWN;
     }
-    r->cmds = CMD_SUBMIT;
-    r->queued = 1;
-    if (h->cmd_tail)
-        h->cmd_tail->cmd_next = r;
-    else
-        h->cmd_head = r;
-    h->cmd_tail = r;
-    if (handle)
-        *handle = r;
-    pthread_mutex_unlock(&h->lock);
-    curl_multi_wakeup(h->multi);
     return KN_OK;
 }
 
@@ -1036,34 +1062,14 @@ kn_err_t kn_http_submit(kn_http_t *h, const kn_http_request_t *req, int64_t dela
     return submit(h, req, delay_ms, handle, 0);
 }
 
-static void post_command(kn_http_t *h, kn_http_req_t *r, unsigned cmd) {
-    if (!h || !r)
-        return;
-    pthread_mutex_lock(&h->lock);
-    if (h->stopping) { /* everything is being finished with KN_ERR_SHUTDOWN */
-        pthread_mutex_unlock(&h->lock);
-        return;
-    }
-    r->cmds |= cmd;
-    if (!r->queued) {
-        r->queued = 1;
-        r->cmd_next = NULL;
-        if (h->cmd_tail)
-            h->cmd_tail->cmd_next = r;
-        else
-            h->cmd_head = r;
-        h->cmd_tail = r;
-    }
-    pthread_mutex_unlock(&h->lock);
-    curl_multi_wakeup(h->multi);
-}
-
 void kn_http_resume(kn_http_t *h, kn_http_req_t *req) {
-    post_command(h, req, CMD_RESUME);
+    if (h && req)
+        post_command(h, req, CMD_RESUME, NULL);
 }
 
 void kn_http_cancel(kn_http_t *h, kn_http_req_t *req) {
-    post_command(h, req, CMD_CANCEL);
+    if (h && req)
+        post_command(h, req, CMD_CANCEL, NULL);
 }
 
 /* ---------------------------------------------------------------- perform */

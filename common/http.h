@@ -13,11 +13,13 @@
  * must not block; it may call kn_http_submit/resume/cancel (they take effect
  * after the callback returns), but not kn_http_perform or kn_http_destroy.
  *
- * Proxies: the standard variables (http_proxy, https_proxy, no_proxy, ...) are
- * honoured as libcurl reads them. Redirects are never followed (a 3xx is a reply).
+ * Proxies: the standard variables are honoured as libcurl reads them
+ * (http_proxy, https_proxy/HTTPS_PROXY, all_proxy, no_proxy/NO_PROXY; libcurl
+ * ignores upper-case HTTP_PROXY on purpose). Redirects are never followed (a 3xx
+ * is a reply).
  *
- * Logs (facility "http"): one debug line per request (method, URL without its
- * query, status or error, HTTP version, duration); at trace level the request and
+ * Logs (facility "http"): one debug line per request (method, URL without user
+ * info or query, status or error, HTTP version, duration); at trace level the request and
  * response headers, with the values of Authorization, X-Amz-Security-Token and
  * other credential headers replaced by "[redacted]", and the bodies unless the
  * request is marked `sensitive`. Bodies are never logged below trace.

@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "http.h"
 #include "kn_test.h"
+#include "kn_test_log.h"
 #include "kn_test_server.h"
 
 #define CONCURRENT 8
@@ -260,32 +261,14 @@ START_TEST(auto_plain_http_streaming_uses_h2c) {
 }
 END_TEST
 
-typedef struct {
-    pthread_mutex_t lock;
-    char text[65536];
-    size_t len;
-} capture_t;
-
-static void capture_log(void *opaque, kn_log_level_t level, const char *facility,
-                        const char *message) {
-    (void)level;
-    capture_t *c = opaque;
-    pthread_mutex_lock(&c->lock);
-    int n = snprintf(c->text + c->len, sizeof(c->text) - c->len, "[%s] %s\n", facility, message);
-    if (n > 0 && c->len + (size_t)n < sizeof(c->text))
-        c->len += (size_t)n;
-    pthread_mutex_unlock(&c->lock);
-}
-
 /* libcurl prints HTTP/2 request headers in its own text lines: those are redacted too. */
 START_TEST(h2_trace_redacts_authorization) {
-    capture_t c;
-    memset(&c, 0, sizeof(c));
-    pthread_mutex_init(&c.lock, NULL);
+    kn_test_log_t c;
+    kn_test_log_init(&c);
     kn_conf_t *conf = kn_conf_new();
     ck_assert_int_eq(kn_conf_set(conf, "log.level", "trace", NULL, 0), KN_OK);
     ck_assert_int_eq(kn_conf_set(conf, "http.version", "2", NULL, 0), KN_OK);
-    kn_conf_set_log_fn(conf, capture_log, &c);
+    kn_conf_set_log_fn(conf, kn_test_log_fn, &c);
     kn_http_t *h = kn_http_new(conf, NULL);
     kn_conf_destroy(conf);
     kn_http_request_t req = list_streams(kn_test_kinesis_endpoint());
@@ -316,6 +299,15 @@ START_TEST(tls_alpn_h2_with_verification) {
     ck_assert_ptr_nonnull(strstr(kn_error_message(err), "127.0.0.1:"));
     kn_error_destroy(err);
     kn_http_destroy(h);
+
+    /* trusted through AWS_CA_BUNDLE */
+    setenv("AWS_CA_BUNDLE", ca, 1);
+    h = new_http("auto", NULL);
+    ck_assert_int_eq(kn_http_perform(h, &req, &resp, &err), KN_OK);
+    expect_list_streams_reply(resp, 20);
+    kn_http_response_destroy(resp);
+    kn_http_destroy(h);
+    unsetenv("AWS_CA_BUNDLE");
 
     /* trusted through tls.ca.file: ALPN picks h2, requests multiplex on one connection */
     start_relay(tls);

@@ -1,4 +1,4 @@
-/* A log callback that keeps every line in memory, for tests that inspect log output. */
+/* Collects library log lines in memory so tests can assert what was (not) logged. */
 #ifndef KN_TEST_LOG_H
 #define KN_TEST_LOG_H
 
@@ -7,17 +7,18 @@
 
 #include "kinesis/common.h"
 
+#define KN_TEST_LOG_MAX 65536
+
 typedef struct kn_test_log_s {
-    pthread_mutex_t mu;
-    char text[65536]; /* "LEVEL [facility] message\n" lines; later lines dropped when full */
+    pthread_mutex_t lock;
+    char text[KN_TEST_LOG_MAX]; /* "[facility] message\n" per line; truncated when full */
     size_t len;
-    int count[KN_LOG_TRACE + 1]; /* lines per level */
+    int lines[KN_LOG_TRACE + 1]; /* lines per level */
 } kn_test_log_t;
 
-/** A ready capture, e.g. `kn_test_log_t cap = KN_TEST_LOG_INIT;`. */
-#define KN_TEST_LOG_INIT {.mu = PTHREAD_MUTEX_INITIALIZER}
-
-/** The kn_log_fn to install, with a kn_test_log_t * as opaque. Thread-safe. */
+/* Empties `c`. */
+void kn_test_log_init(kn_test_log_t *c);
+/* A kn_log_fn: pass it to kn_conf_set_log_fn with the kn_test_log_t as opaque. */
 void kn_test_log_fn(void *opaque, kn_log_level_t level, const char *facility, const char *message);
 
 #endif
