@@ -59,22 +59,14 @@ static kn_err_t invalid(kn_error_t **e, const char *what) {
     return KN_ERR_INVALID_ARG;
 }
 
-static int name_ok(const char *s, size_t min, size_t max) {
-    size_t n = s ? strlen(s) : 0;
-    if (n < min || n > max)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return 0;
-    }
-    return 1;
+/* Ends a call refused before sending. */
+static kn_err_t refuse(const char *what, kn_error_t **err) {
+    return kn_service_give(KN_ERR_INVALID_ARG, kn_error_new(KN_ERR_INVALID_ARG, "%s", what), err);
 }
 
 /* A new body naming a valid table, or NULL with *e. */
 static cJSON *table_body(const char *table, kn_error_t **e) {
-    if (!name_ok(table, DDB_MIN_TABLE_NAME, KN_DDB_MAX_TABLE_NAME)) {
+    if (!kn_json_name_ok(table, DDB_MIN_TABLE_NAME, KN_DDB_MAX_TABLE_NAME)) {
         invalid(e, "table name must be 3..255 characters of [a-zA-Z0-9_.-]");
         return NULL;
     }
@@ -162,8 +154,9 @@ static int type_ok(char t) {
 }
 
 static int key_ok(const kn_ddb_key_schema_t *k) {
-    return k && name_ok(k->hash_name, 1, DDB_MAX_INDEX_NAME) && type_ok(k->hash_type) &&
-           (!k->range_name || (name_ok(k->range_name, 1, DDB_MAX_INDEX_NAME) && type_ok(k->range_type)));
+    return k && kn_json_name_ok(k->hash_name, 1, DDB_MAX_INDEX_NAME) && type_ok(k->hash_type) &&
+           (!k->range_name ||
+            (kn_json_name_ok(k->range_name, 1, DDB_MAX_INDEX_NAME) && type_ok(k->range_type)));
 }
 
 /* Appends {"AttributeName","KeyType"} elements of `k` to `schema`. */
@@ -231,12 +224,11 @@ kn_err_t kn_dynamodb_create_table(kn_dynamodb_t *d, const char *table, const kn_
         return no_client(err);
     kn_error_t *e = NULL;
     if (!key_ok(key))
-        return kn_service_give(invalid(&e, "key schema needs attribute names and types S, N or B"), e, err);
+        return refuse("key schema needs attribute names and types S, N or B", err);
     for (size_t i = 0; i < nindexes; i++)
-        if (!indexes || !name_ok(indexes[i].name, DDB_MIN_TABLE_NAME, DDB_MAX_INDEX_NAME) ||
+        if (!indexes || !kn_json_name_ok(indexes[i].name, DDB_MIN_TABLE_NAME, DDB_MAX_INDEX_NAME) ||
             !key_ok(&indexes[i].key))
-            return kn_service_give(invalid(&e, "index needs a name (3..255 characters) and a key schema"),
-                                   e, err);
+            return refuse("index needs a name (3..255 characters) and a key schema", err);
     cJSON *body = table_body(table, &e);
     int rc = 0;
     if (body) {
@@ -252,7 +244,8 @@ kn_err_t kn_dynamodb_create_table(kn_dynamodb_t *d, const char *table, const kn_
                 rc |= add_index(gsis, defs, &indexes[i]);
         }
     }
-    return kn_service_give(call(d, "CreateTable", body, rc, NULL, &e), e, err);
+    kn_err_t code = call(d, "CreateTable", body, rc, NULL, &e);
+    return kn_service_give(code, e, err);
 }
 
 kn_err_t kn_dynamodb_describe_table(kn_dynamodb_t *d, const char *table, kn_table_status_t *status,
@@ -308,7 +301,8 @@ kn_err_t kn_dynamodb_delete_table(kn_dynamodb_t *d, const char *table, kn_error_
     if (!d)
         return no_client(err);
     kn_error_t *e = NULL;
-    return kn_service_give(call(d, "DeleteTable", table_body(table, &e), 0, NULL, &e), e, err);
+    kn_err_t code = call(d, "DeleteTable", table_body(table, &e), 0, NULL, &e);
+    return kn_service_give(code, e, err);
 }
 
 /* ------------------------------------------------------------------- items */
@@ -321,7 +315,7 @@ kn_err_t kn_dynamodb_get_item(kn_dynamodb_t *d, const char *table, const cJSON *
         return no_client(err);
     kn_error_t *e = NULL;
     if (!cJSON_IsObject(key))
-        return kn_service_give(invalid(&e, "GetItem needs a key object"), e, err);
+        return refuse("GetItem needs a key object", err);
     cJSON *body = table_body(table, &e), *reply = NULL;
     int rc = 0;
     if (body) {
@@ -346,9 +340,9 @@ static kn_err_t write_item(kn_dynamodb_t *d, const char *op, const char *table, 
     kn_error_t *e = NULL;
     int is_update = !strcmp(op, "UpdateItem");
     if (!cJSON_IsObject(target))
-        return kn_service_give(invalid(&e, "an item or key object is required"), e, err);
+        return refuse("an item or key object is required", err);
     if (is_update && (!o || !o->update || !*o->update))
-        return kn_service_give(invalid(&e, "UpdateItem needs an update expression"), e, err);
+        return refuse("UpdateItem needs an update expression", err);
     cJSON *body = table_body(table, &e), *reply = NULL;
     int rc = 0;
     if (body) {
@@ -400,10 +394,10 @@ static kn_err_t read_page(kn_dynamodb_t *d, const char *op, const char *table, c
     kn_error_t *e = NULL;
     int is_query = !strcmp(op, "Query");
     if (is_query && (!o || !o->key_condition || !*o->key_condition))
-        return kn_service_give(invalid(&e, "Query needs a key condition expression"), e, err);
+        return refuse("Query needs a key condition expression", err);
     if (o && (o->limit < 0 || (o->start_key && !cJSON_IsObject(o->start_key)) ||
-              (o->index && !name_ok(o->index, DDB_MIN_TABLE_NAME, DDB_MAX_INDEX_NAME))))
-        return kn_service_give(invalid(&e, "bad limit, start key or index name"), e, err);
+              (o->index && !kn_json_name_ok(o->index, DDB_MIN_TABLE_NAME, DDB_MAX_INDEX_NAME))))
+        return refuse("bad limit, start key or index name", err);
     cJSON *body = table_body(table, &e), *reply = NULL;
     int rc = 0;
     if (body && o) {

@@ -156,6 +156,19 @@ int kn_json_object(const cJSON *obj, const char *name, int required, const cJSON
     return 0;
 }
 
+int kn_json_name_ok(const char *s, size_t min, size_t max) {
+    size_t n = s ? strlen(s) : 0;
+    if (n < min || n > max || n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
 int kn_json_enum(const char *value, const char *const *names) {
     for (int i = 0; value && names[i]; i++)
         if (!strcmp(names[i], value))

@@ -55,6 +55,9 @@ int kn_json_array(const cJSON *obj, const char *name, int required, size_t max_i
 int kn_json_object(const cJSON *obj, const char *name, int required, const cJSON **out,
                    kn_error_t **err);
 
+/** Whether `s` is an AWS resource name: min..max characters of [a-zA-Z0-9_.-]. */
+int kn_json_name_ok(const char *s, size_t min, size_t max);
+
 /** Index of `value` in a NULL-terminated list of names, or -1 (also for NULL). */
 int kn_json_enum(const char *value, const char *const *names);
 

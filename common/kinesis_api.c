@@ -91,17 +91,20 @@ static kn_err_t call(kn_kinesis_t *k, const char *op, cJSON *body, cJSON **reply
     return rc;
 }
 
-/* A call whose reply carries nothing we need. */
+/* A call whose reply carries nothing we need; checks the client too. */
 static kn_err_t call_void(kn_kinesis_t *k, const char *op, cJSON *body, kn_error_t *e,
                           kn_error_t **err) {
+    if (!k) {
+        cJSON_Delete(body);
+        kn_error_destroy(e);
+        return no_client(err);
+    }
     kn_err_t rc = call(k, op, body, NULL, &e);
     return give(rc, e, err);
 }
 
 kn_err_t kn_kinesis_create_stream(kn_kinesis_t *k, const char *stream_name, int shard_count,
                                   kn_stream_mode_t mode, kn_error_t **err) {
-    if (!k)
-        return no_client(err);
     kn_error_t *e = NULL;
     cJSON *body = kn_kj_build_create_stream(stream_name, shard_count, mode, &e);
     return call_void(k, "CreateStream", body, e, err);
@@ -109,8 +112,6 @@ kn_err_t kn_kinesis_create_stream(kn_kinesis_t *k, const char *stream_name, int 
 
 kn_err_t kn_kinesis_delete_stream(kn_kinesis_t *k, const char *stream, int enforce_consumer_deletion,
                                   kn_error_t **err) {
-    if (!k)
-        return no_client(err);
     kn_error_t *e = NULL;
     cJSON *body = kn_kj_build_delete_stream(stream, enforce_consumer_deletion, &e);
     return call_void(k, "DeleteStream", body, e, err);
@@ -118,8 +119,6 @@ kn_err_t kn_kinesis_delete_stream(kn_kinesis_t *k, const char *stream, int enfor
 
 kn_err_t kn_kinesis_split_shard(kn_kinesis_t *k, const char *stream, const char *shard_id,
                                 const char *new_starting_hash_key, kn_error_t **err) {
-    if (!k)
-        return no_client(err);
     kn_error_t *e = NULL;
     cJSON *body = kn_kj_build_split_shard(stream, shard_id, new_starting_hash_key, &e);
     return call_void(k, "SplitShard", body, e, err);
@@ -127,8 +126,6 @@ kn_err_t kn_kinesis_split_shard(kn_kinesis_t *k, const char *stream, const char 
 
 kn_err_t kn_kinesis_merge_shards(kn_kinesis_t *k, const char *stream, const char *shard_id,
                                  const char *adjacent_shard_id, kn_error_t **err) {
-    if (!k)
-        return no_client(err);
     kn_error_t *e = NULL;
     cJSON *body = kn_kj_build_merge_shards(stream, shard_id, adjacent_shard_id, &e);
     return call_void(k, "MergeShards", body, e, err);
@@ -136,8 +133,6 @@ kn_err_t kn_kinesis_merge_shards(kn_kinesis_t *k, const char *stream, const char
 
 kn_err_t kn_kinesis_update_shard_count(kn_kinesis_t *k, const char *stream, int target_shard_count,
                                        kn_error_t **err) {
-    if (!k)
-        return no_client(err);
     kn_error_t *e = NULL;
     cJSON *body = kn_kj_build_update_shard_count(stream, target_shard_count, &e);
     return call_void(k, "UpdateShardCount", body, e, err);

@@ -53,16 +53,7 @@ int kn_kj_is_arn(const char *s) {
 
 /* [a-zA-Z0-9_.-]{1,max}: stream, consumer and shard names. */
 static int name_ok(const char *s, size_t max) {
-    size_t n = s ? strlen(s) : 0;
-    if (!n || n > max)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return 0;
-    }
-    return 1;
+    return kn_json_name_ok(s, 1, max);
 }
 
 /* "arn:" then printable ASCII without spaces. */

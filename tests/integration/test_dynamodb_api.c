@@ -11,10 +11,11 @@
 
 #define WAIT_MS 60000
 
-static kn_test_log_t cap = KN_TEST_LOG_INIT;
+static kn_test_log_t cap; /* each test runs in its own process */
 
 static kn_dynamodb_t *client(void) {
     kn_test_require_peers();
+    kn_test_log_init(&cap);
     kn_conf_t *conf = kn_conf_new();
     char errstr[256];
     ck_assert_int_eq(kn_conf_set(conf, "dynamodb.endpoint.url", kn_test_dynamodb_endpoint(), errstr,
@@ -46,10 +47,10 @@ static void fails(kn_err_t rc, kn_error_t **ep, kn_err_t want) {
 
 static int log_count(const char *needle) {
     int n = 0;
-    pthread_mutex_lock(&cap.mu);
+    pthread_mutex_lock(&cap.lock);
     for (const char *p = cap.text; (p = strstr(p, needle)); p += strlen(needle))
         n++;
-    pthread_mutex_unlock(&cap.mu);
+    pthread_mutex_unlock(&cap.lock);
     return n;
 }
 

@@ -23,23 +23,23 @@
 /* Occurrences of `needle` in the captured lines. */
 static int capture_count(kn_test_log_t *c, const char *needle) {
     int n = 0;
-    pthread_mutex_lock(&c->mu);
+    pthread_mutex_lock(&c->lock);
     for (const char *p = c->text; (p = strstr(p, needle)); p += strlen(needle))
         n++;
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->lock);
     return n;
 }
 
 /* Whether every line fitted in the capture (none dropped). */
 static int capture_complete(kn_test_log_t *c) {
-    pthread_mutex_lock(&c->mu);
+    pthread_mutex_lock(&c->lock);
     int total = 0;
     for (int l = 0; l <= KN_LOG_TRACE; l++)
-        total += c->count[l];
+        total += c->lines[l];
     int lines = 0;
     for (size_t i = 0; i < c->len; i++)
         lines += c->text[i] == '\n';
-    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_unlock(&c->lock);
     return lines == total;
 }
 
@@ -85,6 +85,14 @@ static void create_active(kn_kinesis_t *k, const char *name, int shards) {
     ok(kn_kinesis_wait_stream_active(k, name, WAIT_MS, &e), &e, "wait active");
 }
 
+/* A kinesis-local client and a new ACTIVE stream named into name[size]. */
+static kn_kinesis_t *with_stream(const char *prefix, int shards, char *name, size_t size) {
+    kn_kinesis_t *k = local_client();
+    kn_test_unique_name(prefix, name, size);
+    create_active(k, name, shards);
+    return k;
+}
+
 static void delete_gone(kn_kinesis_t *k, const char *name) {
     kn_error_t *e = NULL;
     ok(kn_kinesis_delete_stream(k, name, 1, &e), &e, "DeleteStream");
@@ -106,11 +114,9 @@ static size_t open_shards(kn_kinesis_t *k, const char *stream) {
 /* ------------------------------------------------------------------ tests */
 
 START_TEST(stream_lifecycle_and_paging) {
-    kn_kinesis_t *k = local_client();
     char name[64];
-    kn_test_unique_name("api-life", name, sizeof(name));
+    kn_kinesis_t *k = with_stream("api-life", 4, name, sizeof(name));
     kn_error_t *e = NULL;
-    create_active(k, name, 4);
 
     kn_stream_summary_t *s = NULL;
     ok(kn_kinesis_describe_stream_summary(k, name, &s, &e), &e, "DescribeStreamSummary");
@@ -166,11 +172,9 @@ START_TEST(stream_lifecycle_and_paging) {
 END_TEST
 
 START_TEST(put_and_get_round_trip) {
-    kn_kinesis_t *k = local_client();
     char name[64];
-    kn_test_unique_name("api-rt", name, sizeof(name));
+    kn_kinesis_t *k = with_stream("api-rt", 1, name, sizeof(name));
     kn_error_t *e = NULL;
-    create_active(k, name, 1);
 
     uint8_t all_bytes[256];
     for (int i = 0; i < 256; i++)
@@ -299,11 +303,9 @@ static void get_records_done(void *opaque, kn_get_records_result_t *r, const kn_
 }
 
 START_TEST(async_calls) {
-    kn_kinesis_t *k = local_client();
     char name[64];
-    kn_test_unique_name("api-async", name, sizeof(name));
+    kn_kinesis_t *k = with_stream("api-async", 2, name, sizeof(name));
     kn_error_t *e = NULL;
-    create_active(k, name, 2);
 
     kn_put_entry_t entries[] = {{.data = "a", .data_len = 1, .partition_key = "k1"},
                                 {.data = "b", .data_len = 1, .partition_key = "k2"}};
@@ -366,11 +368,9 @@ static kn_get_records_result_t *read_to_end(kn_kinesis_t *k, const char *stream,
 }
 
 START_TEST(resharding) {
-    kn_kinesis_t *k = local_client();
     char name[64];
-    kn_test_unique_name("api-reshard", name, sizeof(name));
+    kn_kinesis_t *k = with_stream("api-reshard", 2, name, sizeof(name));
     kn_error_t *e = NULL;
-    create_active(k, name, 2);
     kn_put_entry_t one = {.data = "x", .data_len = 1, .partition_key = "p", .explicit_hash_key = "1"};
     ok(kn_kinesis_put_record(k, name, &one, NULL, NULL, &e), &e, "PutRecord");
 
@@ -422,11 +422,9 @@ START_TEST(resharding) {
 END_TEST
 
 START_TEST(consumers) {
-    kn_kinesis_t *k = local_client();
     char name[64];
-    kn_test_unique_name("api-efo", name, sizeof(name));
+    kn_kinesis_t *k = with_stream("api-efo", 1, name, sizeof(name));
     kn_error_t *e = NULL;
-    create_active(k, name, 1);
 
     kn_stream_consumer_t *c = NULL;
     ok(kn_kinesis_register_stream_consumer(k, name, "app1", &c, &e), &e, "Register");
@@ -523,11 +521,9 @@ static int sub_has(sub_t *s, const char *needle) {
 }
 
 START_TEST(subscribe_to_shard_plumbing) {
-    kn_kinesis_t *k = local_client();
     char name[64];
-    kn_test_unique_name("api-sub", name, sizeof(name));
+    kn_kinesis_t *k = with_stream("api-sub", 1, name, sizeof(name));
     kn_error_t *e = NULL;
-    create_active(k, name, 1);
     kn_put_entry_t rec = {.data = "hello-efo", .data_len = 9, .partition_key = "p"};
     ok(kn_kinesis_put_record(k, name, &rec, NULL, NULL, &e), &e, "PutRecord");
     kn_stream_consumer_t *c = NULL;
@@ -596,7 +592,8 @@ END_TEST
 
 START_TEST(missing_stream_not_retried) {
     kn_test_require_peers();
-    kn_test_log_t cap = KN_TEST_LOG_INIT;
+    kn_test_log_t cap;
+    kn_test_log_init(&cap);
     kn_kinesis_t *k = client_for(kn_test_kinesis_endpoint(), 5, &cap, "debug");
     kn_stream_summary_t *s = NULL;
     kn_error_t *e = NULL;
@@ -784,7 +781,8 @@ START_TEST(unreachable_endpoint) {
     int port = kn_test_refusing_port(&fd);
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-    kn_test_log_t cap = KN_TEST_LOG_INIT;
+    kn_test_log_t cap;
+    kn_test_log_init(&cap);
     kn_kinesis_t *k = client_for(url, 3, &cap, "debug");
     kn_error_t *e = NULL;
     ck_assert_int_eq(kn_kinesis_describe_stream_summary(k, "s1", &(kn_stream_summary_t *){NULL}, &e),
@@ -849,7 +847,8 @@ START_TEST(secrets_never_logged) {
     setenv("AWS_ACCESS_KEY_ID", "AKIDLOGTEST", 1);
     setenv("AWS_SECRET_ACCESS_KEY", secret, 1);
     setenv("AWS_SESSION_TOKEN", token, 1);
-    kn_test_log_t cap = KN_TEST_LOG_INIT;
+    kn_test_log_t cap;
+    kn_test_log_init(&cap);
     kn_kinesis_t *k = client_for(kn_test_kinesis_endpoint(), 2, &cap, "trace");
     char name[64];
     kn_test_unique_name("api-log", name, sizeof(name));
