@@ -373,10 +373,10 @@ static int headers_complete(kn_http_req_t *r) {
             set_fail(r, KN_ERR_BAD_RESPONSE, msg);
             return 0;
         }
-        cap = r->content_length >= 0
-                  ? (size_t)(r->content_length < KN_HTTP_BODY_PREALLOC_MAX ? r->content_length
-                                                                           : KN_HTTP_BODY_PREALLOC_MAX) + 1
-                  : KN_HTTP_BODY_INITIAL;
+        int64_t cl = r->content_length;
+        if (cl > (int64_t)KN_HTTP_BODY_PREALLOC_MAX)
+            cl = KN_HTTP_BODY_PREALLOC_MAX;
+        cap = cl >= 0 ? (size_t)cl + 1 : KN_HTTP_BODY_INITIAL;
     }
     resp->body = calloc(1, cap);
     if (!resp->body) {
@@ -833,7 +833,8 @@ kn_http_t *kn_http_new(const kn_conf_t *conf, kn_error_t **err) {
     pthread_mutex_init(&h->lock, NULL);
     int rc = pthread_create(&h->thread, NULL, io_main, h);
     if (rc) {
-        set_err(err, kn_error_new(KN_ERR_NOMEM, "could not start the I/O thread: %s", strerror(rc)));
+        set_err(err, kn_error_new(KN_ERR_NOMEM, "could not start the I/O thread: %s",
+                                  strerror(rc)));
         pthread_mutex_destroy(&h->lock);
         curl_multi_cleanup(h->multi);
         free(h->ca_file);
@@ -1002,7 +1003,8 @@ static kn_err_t req_new(const kn_http_t *h, const kn_http_request_t *req, int64_
     r->sensitive = req->sensitive;
     r->timeout_ms = req->timeout_ms ? req->timeout_ms : req->streaming ? 0 : h->request_timeout_ms;
     r->idle_timeout_ms = req->idle_timeout_ms;
-    r->max_body = req->max_body && req->max_body < KN_HTTP_MAX_BODY ? req->max_body : KN_HTTP_MAX_BODY;
+    r->max_body =
+        req->max_body && req->max_body < KN_HTTP_MAX_BODY ? req->max_body : KN_HTTP_MAX_BODY;
     r->on_headers = req->on_headers;
     r->on_data = req->on_data;
     r->on_done = req->on_done;

@@ -19,10 +19,11 @@
  * is a reply).
  *
  * Logs (facility "http"): one debug line per request (method, URL without user
- * info or query, status or error, HTTP version, duration); at trace level the request and
- * response headers, with the values of Authorization, X-Amz-Security-Token and
- * other credential headers replaced by "[redacted]", and the bodies unless the
- * request is marked `sensitive`. Bodies are never logged below trace.
+ * info or query, status or error, HTTP version, duration); at trace level the
+ * request and response headers, with the values of Authorization,
+ * X-Amz-Security-Token and other credential headers replaced by "[redacted]",
+ * and the bodies unless the request is marked `sensitive`. Bodies are never
+ * logged below trace.
  *
  * This is the only place in the SDK that touches sockets.
  */

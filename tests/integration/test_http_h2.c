@@ -383,7 +383,8 @@ START_TEST(subscribe_to_shard_pause_resume_cancel) {
         cJSON *sum = cJSON_GetObjectItem(d, "StreamDescriptionSummary");
         const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(sum, "StreamStatus"));
         if (st && !strcmp(st, "ACTIVE"))
-            snprintf(arn, sizeof(arn), "%s", cJSON_GetStringValue(cJSON_GetObjectItem(sum, "StreamARN")));
+            snprintf(arn, sizeof(arn), "%s",
+                     cJSON_GetStringValue(cJSON_GetObjectItem(sum, "StreamARN")));
         cJSON_Delete(d);
         if (*arn)
             break;
@@ -393,9 +394,11 @@ START_TEST(subscribe_to_shard_pause_resume_cancel) {
     cJSON *reg = call_ok(h, "RegisterStreamConsumer", body);
     char consumer[384];
     snprintf(consumer, sizeof(consumer), "%s",
-             cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(reg, "Consumer"), "ConsumerARN")));
+             cJSON_GetStringValue(
+                 cJSON_GetObjectItem(cJSON_GetObjectItem(reg, "Consumer"), "ConsumerARN")));
     cJSON_Delete(reg);
-    snprintf(body, sizeof(body), "{\"StreamName\":\"%s\",\"PartitionKey\":\"k\",\"Data\":\"aGVsbG8=\"}", name);
+    snprintf(body, sizeof(body),
+             "{\"StreamName\":\"%s\",\"PartitionKey\":\"k\",\"Data\":\"aGVsbG8=\"}", name);
     cJSON_Delete(call_ok(h, "PutRecord", body));
 
     sub_t s = {0};

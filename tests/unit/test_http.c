@@ -61,7 +61,8 @@ static int send_chunk(int fd, const void *data, size_t len) {
 static void reply(int fd, const char *status, const char *extra, const char *body, size_t len) {
     char head[1024];
     snprintf(head, sizeof(head),
-             "HTTP/1.1 %s\r\nContent-Length: %zu\r\nContent-Type: application/x-amz-json-1.1\r\n%s\r\n",
+             "HTTP/1.1 %s\r\nContent-Length: %zu\r\n"
+             "Content-Type: application/x-amz-json-1.1\r\n%s\r\n",
              status, len, extra);
     if (!send_str(fd, head))
         kn_test_write_all(fd, body, len);
@@ -685,7 +686,9 @@ START_TEST(destroy_with_requests_in_flight) {
     for (int i = 0; i < SHUTDOWN_REQS; i++) {
         rec_init(&s[i].rec);
         s[i].h = h;
-        kn_http_request_t req = get_req(i < 3 ? hang_u : i < 5 ? stream_u : ok_u, &s[i].rec, i >= 3 && i < 5);
+        int streaming = i >= 3 && i < 5;
+        kn_http_request_t req = get_req(i < 3 ? hang_u : streaming ? stream_u : ok_u, &s[i].rec,
+                                        streaming);
         req.on_done = shut_on_done;
         req.opaque = &s[i];
         s[i].rec.pause_every = i == 3 ? 1 : 0; /* one stream paused, one running */

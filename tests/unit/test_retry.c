@@ -114,7 +114,8 @@ END_TEST
 START_TEST(throttling_uses_larger_base) {
     kn_retry_policy_t p = {100, 20000, 10};
     kn_error_t *thr = kn_error_from_service(400, "ThrottlingException", "slow", NULL);
-    kn_error_t *pte = kn_error_from_service(400, "ProvisionedThroughputExceededException", "x", NULL);
+    kn_error_t *pte =
+        kn_error_from_service(400, "ProvisionedThroughputExceededException", "x", NULL);
     kn_error_t *net = kn_error_new(KN_ERR_TRANSPORT, "connection reset");
     ck_assert(kn_retry_is_throttling(thr));
     ck_assert(kn_retry_is_throttling(pte));
