@@ -12,17 +12,17 @@
 #include "dynamodb_api.h"
 #include "json.h"
 
-#define DDB_MIN_TABLE_NAME 3
-#define DDB_MAX_INDEX_NAME 255
-#define DDB_MAX_PAGES 100000 /* scan_all: more pages than any lease table has */
+#define DDB_MIN_TABLE_NAME     3
+#define DDB_MAX_INDEX_NAME     255
+#define DDB_MAX_PAGES          100000 /* scan_all: more pages than any lease table has */
 #define DDB_MAX_ITEMS_PER_PAGE 1000000
 
 struct kn_dynamodb_s {
     kn_service_client_t c;
 };
 
-static const char *const table_status_names[] = {"", "CREATING", "UPDATING", "DELETING", "ACTIVE",
-                                                 NULL};
+static const char *const table_status_names[] = {"",         "CREATING", "UPDATING",
+                                                 "DELETING", "ACTIVE",   NULL};
 
 void kn_dynamodb_destroy(kn_dynamodb_t *d) {
     if (!d)
@@ -124,7 +124,9 @@ static kn_err_t call(kn_dynamodb_t *d, const char *op, cJSON *body, int build_rc
 }
 
 static kn_err_t no_client(kn_error_t **err) {
-    return kn_service_give(KN_ERR_INVALID_ARG, kn_error_new(KN_ERR_INVALID_ARG, "no client"), err);
+    return kn_service_give(
+        KN_ERR_INVALID_ARG,
+        kn_error_new(KN_ERR_INVALID_ARG, "no client, or no place for the result"), err);
 }
 
 /* Removes member `name` from a reply and returns it when it is an object/array as wanted. */
@@ -214,12 +216,14 @@ static int add_index(cJSON *gsis, cJSON *defs, const kn_ddb_index_t *ix) {
     cJSON *proj = cJSON_CreateObject();
     rc |= kn_json_add_item(g, "Projection", proj);
     if (!rc)
-        rc |= kn_json_add_str(proj, "ProjectionType", ix->projection ? ix->projection : "KEYS_ONLY");
+        rc |=
+            kn_json_add_str(proj, "ProjectionType", ix->projection ? ix->projection : "KEYS_ONLY");
     return rc;
 }
 
-kn_err_t kn_dynamodb_create_table(kn_dynamodb_t *d, const char *table, const kn_ddb_key_schema_t *key,
-                                  const kn_ddb_index_t *indexes, size_t nindexes, kn_error_t **err) {
+kn_err_t kn_dynamodb_create_table(kn_dynamodb_t *d, const char *table,
+                                  const kn_ddb_key_schema_t *key, const kn_ddb_index_t *indexes,
+                                  size_t nindexes, kn_error_t **err) {
     if (!d)
         return no_client(err);
     kn_error_t *e = NULL;
@@ -277,7 +281,8 @@ kn_err_t kn_dynamodb_wait_table_active(kn_dynamodb_t *d, const char *table, int6
     if (!d)
         return no_client(err);
     if (timeout_ms < 0)
-        return kn_service_give(KN_ERR_INVALID_ARG, kn_error_new(KN_ERR_INVALID_ARG, "negative timeout"), err);
+        return kn_service_give(KN_ERR_INVALID_ARG,
+                               kn_error_new(KN_ERR_INVALID_ARG, "negative timeout"), err);
     int64_t deadline = kn_service_now_ms() + timeout_ms, pause = KN_SERVICE_POLL_FIRST_MS;
     do {
         kn_table_status_t status = KN_TABLE_STATUS_UNKNOWN;
@@ -288,12 +293,12 @@ kn_err_t kn_dynamodb_wait_table_active(kn_dynamodb_t *d, const char *table, int6
         if (status == KN_TABLE_STATUS_ACTIVE)
             return kn_service_give(KN_OK, NULL, err);
         if (status == KN_TABLE_STATUS_DELETING)
-            return kn_service_give(KN_ERR_STATE, kn_error_new(KN_ERR_STATE, "table %s is being deleted", table),
-                                   err);
+            return kn_service_give(
+                KN_ERR_STATE, kn_error_new(KN_ERR_STATE, "table %s is being deleted", table), err);
     } while (kn_service_poll_pause(deadline, &pause));
     return kn_service_give(KN_ERR_TIMED_OUT,
-                           kn_error_new(KN_ERR_TIMED_OUT, "table %s not ACTIVE after %lld ms", table,
-                                        (long long)timeout_ms),
+                           kn_error_new(KN_ERR_TIMED_OUT, "table %s not ACTIVE after %lld ms",
+                                        table, (long long)timeout_ms),
                            err);
 }
 
@@ -385,8 +390,8 @@ void kn_ddb_page_clear(kn_ddb_page_t *p) {
     p->last_key = NULL;
 }
 
-static kn_err_t read_page(kn_dynamodb_t *d, const char *op, const char *table, const kn_ddb_read_t *o,
-                          kn_ddb_page_t *page, kn_error_t **err) {
+static kn_err_t read_page(kn_dynamodb_t *d, const char *op, const char *table,
+                          const kn_ddb_read_t *o, kn_ddb_page_t *page, kn_error_t **err) {
     if (page)
         page->items = page->last_key = NULL;
     if (!d || !page)
@@ -528,7 +533,8 @@ int kn_ddb_put(cJSON *obj, const char *name, cJSON *value) {
 
 /* The member `type` of attribute `name`, or NULL. */
 static const cJSON *attr(const cJSON *item, const char *name, const char *type) {
-    const cJSON *a = cJSON_IsObject(item) && name ? cJSON_GetObjectItemCaseSensitive(item, name) : NULL;
+    const cJSON *a =
+        cJSON_IsObject(item) && name ? cJSON_GetObjectItemCaseSensitive(item, name) : NULL;
     return cJSON_IsObject(a) ? cJSON_GetObjectItemCaseSensitive(a, type) : NULL;
 }
 
@@ -559,9 +565,7 @@ const cJSON *kn_ddb_get_ss(const cJSON *item, const char *name) {
     const cJSON *v = attr(item, name, "SS"), *it;
     if (!cJSON_IsArray(v))
         return NULL;
-    cJSON_ArrayForEach(it, v)
-        if (!cJSON_IsString(it))
-            return NULL;
+    cJSON_ArrayForEach(it, v) if (!cJSON_IsString(it)) return NULL;
     return v;
 }
 

@@ -24,8 +24,8 @@
 #include "service_call.h"
 
 #define KN_DYNAMODB_TARGET_PREFIX "DynamoDB_20120810."
-#define KN_DYNAMODB_CONTENT_TYPE "application/x-amz-json-1.0"
-#define KN_DDB_MAX_TABLE_NAME 255 /* characters of [a-zA-Z0-9_.-], at least 3 */
+#define KN_DYNAMODB_CONTENT_TYPE  "application/x-amz-json-1.0"
+#define KN_DDB_MAX_TABLE_NAME     255 /* characters of [a-zA-Z0-9_.-], at least 3 */
 
 typedef struct kn_dynamodb_s kn_dynamodb_t;
 
@@ -67,8 +67,9 @@ typedef enum {
 } kn_table_status_t;
 
 /** CreateTable in PAY_PER_REQUEST mode with `key` and `nindexes` GSIs (indexes may be NULL). */
-kn_err_t kn_dynamodb_create_table(kn_dynamodb_t *d, const char *table, const kn_ddb_key_schema_t *key,
-                                  const kn_ddb_index_t *indexes, size_t nindexes, kn_error_t **err);
+kn_err_t kn_dynamodb_create_table(kn_dynamodb_t *d, const char *table,
+                                  const kn_ddb_key_schema_t *key, const kn_ddb_index_t *indexes,
+                                  size_t nindexes, kn_error_t **err);
 /** DescribeTable: the table's status (and item count estimate, -1 when absent, if not NULL). */
 kn_err_t kn_dynamodb_describe_table(kn_dynamodb_t *d, const char *table, kn_table_status_t *status,
                                     int64_t *item_count, kn_error_t **err);
@@ -109,20 +110,20 @@ kn_err_t kn_dynamodb_delete_item(kn_dynamodb_t *d, const char *table, const cJSO
 
 /** Scan / Query options; NULL or zero members are not sent. */
 typedef struct kn_ddb_read_s {
-    const char *index;            /* IndexName */
-    const char *key_condition;    /* KeyConditionExpression (Query only, required there) */
-    const char *filter;           /* FilterExpression */
+    const char *index;         /* IndexName */
+    const char *key_condition; /* KeyConditionExpression (Query only, required there) */
+    const char *filter;        /* FilterExpression */
     const cJSON *names;
     const cJSON *values;
-    int limit;                    /* Limit, 0 = none */
-    int consistent;               /* ConsistentRead */
-    const cJSON *start_key;       /* ExclusiveStartKey: a previous page's last_key */
+    int limit;              /* Limit, 0 = none */
+    int consistent;         /* ConsistentRead */
+    const cJSON *start_key; /* ExclusiveStartKey: a previous page's last_key */
 } kn_ddb_read_t;
 
 /** One page of Scan or Query results, owned by the caller (kn_ddb_page_clear). */
 typedef struct kn_ddb_page_s {
-    cJSON *items;     /* array of items, never NULL on KN_OK */
-    cJSON *last_key;  /* LastEvaluatedKey, NULL on the last page */
+    cJSON *items;    /* array of items, never NULL on KN_OK */
+    cJSON *last_key; /* LastEvaluatedKey, NULL on the last page */
 } kn_ddb_page_t;
 
 /** Frees the page's contents and zeroes it. Accepts NULL. */

@@ -75,7 +75,10 @@ int kn_json_add_time_ms(cJSON *obj, const char *name, int64_t ms);
 /** Adds `item` (ownership taken, also on failure); NULL item is an allocation failure. */
 int kn_json_add_item(cJSON *obj, const char *name, cJSON *item);
 
-/** At most max-1 bytes of text for error messages, NUL-terminated; bytes outside printable ASCII become '.'. */
+/**
+ * At most max-1 bytes of text for error messages, NUL-terminated; bytes outside
+ * printable ASCII become '.'.
+ */
 void kn_json_excerpt(const uint8_t *text, size_t len, char *buf, size_t max);
 
 #endif

@@ -9,8 +9,8 @@
 
 #include "kinesis_api.h"
 
-#define LIST_ALL_PAGE 1000            /* MaxResults per page when listing every shard */
-#define LIST_ALL_MAX_SHARDS 1000000   /* a stream reporting more is broken */
+#define LIST_ALL_PAGE       1000    /* MaxResults per page when listing every shard */
+#define LIST_ALL_MAX_SHARDS 1000000 /* a stream reporting more is broken */
 
 struct kn_kinesis_s {
     kn_service_client_t c;
@@ -21,7 +21,8 @@ struct kn_kinesis_s {
 #define give kn_service_give
 
 static kn_err_t no_client(kn_error_t **err) {
-    return give(KN_ERR_INVALID_ARG, kn_error_new(KN_ERR_INVALID_ARG, "no client"), err);
+    return give(KN_ERR_INVALID_ARG,
+                kn_error_new(KN_ERR_INVALID_ARG, "no client, or no place for the result"), err);
 }
 
 /* ------------------------------------------------------------ construction */
@@ -54,8 +55,8 @@ kn_kinesis_t *kn_kinesis_new_shared(const kn_conf_t *conf, kn_http_t *http, kn_c
 kn_kinesis_t *kn_kinesis_new(const kn_conf_t *conf, char *errstr, size_t errstr_size) {
     kn_conf_t *defaults = conf ? NULL : kn_conf_new();
     kn_error_t *e = NULL;
-    kn_kinesis_t *k = (conf || defaults) ? kn_kinesis_new_shared(conf ? conf : defaults, NULL, NULL, &e)
-                                         : NULL;
+    kn_kinesis_t *k =
+        (conf || defaults) ? kn_kinesis_new_shared(conf ? conf : defaults, NULL, NULL, &e) : NULL;
     kn_conf_destroy(defaults);
     if (!k && errstr && errstr_size)
         snprintf(errstr, errstr_size, "%s", e ? kn_error_message(e) : "out of memory");
@@ -110,8 +111,8 @@ kn_err_t kn_kinesis_create_stream(kn_kinesis_t *k, const char *stream_name, int 
     return call_void(k, "CreateStream", body, e, err);
 }
 
-kn_err_t kn_kinesis_delete_stream(kn_kinesis_t *k, const char *stream, int enforce_consumer_deletion,
-                                  kn_error_t **err) {
+kn_err_t kn_kinesis_delete_stream(kn_kinesis_t *k, const char *stream,
+                                  int enforce_consumer_deletion, kn_error_t **err) {
     kn_error_t *e = NULL;
     cJSON *body = kn_kj_build_delete_stream(stream, enforce_consumer_deletion, &e);
     return call_void(k, "DeleteStream", body, e, err);
@@ -153,9 +154,9 @@ kn_err_t kn_kinesis_describe_stream_summary(kn_kinesis_t *k, const char *stream,
     return give(rc, e, err);
 }
 
-kn_err_t kn_kinesis_list_shards(kn_kinesis_t *k, const char *stream, const kn_shard_filter_t *filter,
-                                int max_results, const char *next_token, kn_shard_list_t **out,
-                                kn_error_t **err) {
+kn_err_t kn_kinesis_list_shards(kn_kinesis_t *k, const char *stream,
+                                const kn_shard_filter_t *filter, int max_results,
+                                const char *next_token, kn_shard_list_t **out, kn_error_t **err) {
     if (out)
         *out = NULL;
     if (!k || !out)
@@ -240,7 +241,8 @@ kn_err_t kn_kinesis_put_record(kn_kinesis_t *k, const char *stream, const kn_put
         return no_client(err);
     kn_error_t *e = NULL;
     cJSON *reply = NULL;
-    cJSON *body = kn_kj_build_put_record(stream, entry, sequence_number_for_ordering, k->limits, &e);
+    cJSON *body =
+        kn_kj_build_put_record(stream, entry, sequence_number_for_ordering, k->limits, &e);
     kn_err_t rc = call(k, "PutRecord", body, &reply, &e);
     kn_put_record_result_t *r = NULL;
     if (rc == KN_OK)
@@ -296,7 +298,8 @@ kn_err_t kn_kinesis_get_records(kn_kinesis_t *k, const char *shard_iterator, int
         return no_client(err);
     kn_error_t *e = NULL;
     cJSON *reply = NULL;
-    kn_err_t rc = call(k, "GetRecords", kn_kj_build_get_records(shard_iterator, limit, &e), &reply, &e);
+    kn_err_t rc =
+        call(k, "GetRecords", kn_kj_build_get_records(shard_iterator, limit, &e), &reply, &e);
     if (rc == KN_OK)
         rc = kn_kj_parse_get_records(reply, out, &e);
     cJSON_Delete(reply);
@@ -330,10 +333,12 @@ static cJSON *consumer_body(kn_kinesis_t *k, const char *stream, const char *con
         return kn_kj_build_consumer_ref(NULL, NULL, consumer_arn, e);
     char *arn = NULL;
     if (!stream || !*stream) {
-        *e = kn_error_new(KN_ERR_INVALID_ARG, "a consumer ARN, or a stream and consumer name, is required");
+        *e = kn_error_new(KN_ERR_INVALID_ARG,
+                          "a consumer ARN, or a stream and consumer name, is required");
         return NULL;
     }
-    if (kn_kj_check_stream(stream, e) != KN_OK || kn_kj_check_consumer_name(consumer_name, e) != KN_OK ||
+    if (kn_kj_check_stream(stream, e) != KN_OK ||
+        kn_kj_check_consumer_name(consumer_name, e) != KN_OK ||
         stream_arn(k, stream, &arn, e) != KN_OK)
         return NULL;
     cJSON *body = kn_kj_build_consumer_ref(arn, consumer_name, NULL, e);
@@ -367,7 +372,8 @@ kn_err_t kn_kinesis_register_stream_consumer(kn_kinesis_t *k, const char *stream
     char *arn = NULL;
     cJSON *body = NULL;
     /* Arguments first: a bad name must not cost a lookup. */
-    if (kn_kj_check_stream(stream, &e) == KN_OK && kn_kj_check_consumer_name(consumer_name, &e) == KN_OK &&
+    if (kn_kj_check_stream(stream, &e) == KN_OK &&
+        kn_kj_check_consumer_name(consumer_name, &e) == KN_OK &&
         stream_arn(k, stream, &arn, &e) == KN_OK)
         body = kn_kj_build_register_consumer(arn, consumer_name, &e);
     free(arn);
@@ -400,7 +406,8 @@ kn_err_t kn_kinesis_deregister_stream_consumer(kn_kinesis_t *k, const char *stre
 
 /* -------------------------------------------------------------------- waits */
 
-static kn_err_t timed_out(const char *what, const char *name, int64_t timeout_ms, kn_error_t **err) {
+static kn_err_t timed_out(const char *what, const char *name, int64_t timeout_ms,
+                          kn_error_t **err) {
     return give(KN_ERR_TIMED_OUT,
                 kn_error_new(KN_ERR_TIMED_OUT, "%s %s: still not there after %lld ms", what, name,
                              (long long)timeout_ms),
@@ -430,8 +437,8 @@ static kn_err_t wait_stream(kn_kinesis_t *k, const char *stream, int64_t timeout
         if (!want_gone && status == KN_STREAM_STATUS_ACTIVE)
             return give(KN_OK, NULL, err);
         if (!want_gone && status == KN_STREAM_STATUS_DELETING)
-            return give(KN_ERR_STATE, kn_error_new(KN_ERR_STATE, "stream %s is being deleted", stream),
-                        err);
+            return give(KN_ERR_STATE,
+                        kn_error_new(KN_ERR_STATE, "stream %s is being deleted", stream), err);
     } while (kn_service_poll_pause(deadline, &pause));
     return timed_out("stream", stream, timeout_ms, err);
 }
@@ -460,7 +467,8 @@ kn_err_t kn_kinesis_wait_consumer_active(kn_kinesis_t *k, const char *stream,
     do {
         kn_stream_consumer_t *c = NULL;
         kn_error_t *e = NULL;
-        kn_err_t rc = kn_kinesis_describe_stream_consumer(k, stream, consumer_name, consumer_arn, &c, &e);
+        kn_err_t rc =
+            kn_kinesis_describe_stream_consumer(k, stream, consumer_name, consumer_arn, &c, &e);
         if (rc != KN_OK)
             return give(rc, e, err);
         kn_consumer_status_t status = c->status;
@@ -475,13 +483,21 @@ kn_err_t kn_kinesis_wait_consumer_active(kn_kinesis_t *k, const char *stream,
         if (status == KN_CONSUMER_STATUS_DELETING)
             return give(KN_ERR_STATE, kn_error_new(KN_ERR_STATE, "consumer is being deleted"), err);
     } while (kn_service_poll_pause(deadline, &pause));
-    return timed_out("consumer", consumer_arn ? consumer_arn : consumer_name ? consumer_name : "?",
+    return timed_out("consumer",
+                     consumer_arn    ? consumer_arn
+                     : consumer_name ? consumer_name
+                                     : "?",
                      timeout_ms, err);
 }
 
 /* --------------------------------------------------------------- async calls */
 
-typedef enum { ASYNC_PUT_RECORDS, ASYNC_LIST_SHARDS, ASYNC_GET_RECORDS, ASYNC_SHARD_ITERATOR } async_kind_t;
+typedef enum {
+    ASYNC_PUT_RECORDS,
+    ASYNC_LIST_SHARDS,
+    ASYNC_GET_RECORDS,
+    ASYNC_SHARD_ITERATOR
+} async_kind_t;
 
 /* One typed async call: which parser, which callback. */
 typedef struct async_s {
@@ -570,15 +586,16 @@ kn_err_t kn_kinesis_put_records_async(kn_kinesis_t *k, const char *stream,
         return no_client(err);
     kn_error_t *e = NULL;
     char *body = kn_kj_build_put_records(stream, entries, count, k->limits, &e);
-    async_t a = {.kind = ASYNC_PUT_RECORDS, .expected = count, .done.put_records = done,
-                 .opaque = opaque};
+    async_t a = {
+        .kind = ASYNC_PUT_RECORDS, .expected = count, .done.put_records = done, .opaque = opaque};
     return async_start(k, "PutRecords", body, &a, opts, e, err);
 }
 
 kn_err_t kn_kinesis_list_shards_async(kn_kinesis_t *k, const char *stream,
                                       const kn_shard_filter_t *filter, int max_results,
                                       const char *next_token, const kn_call_opts_t *opts,
-                                      kn_list_shards_done_fn *done, void *opaque, kn_error_t **err) {
+                                      kn_list_shards_done_fn *done, void *opaque,
+                                      kn_error_t **err) {
     if (!k || !done)
         return no_client(err);
     kn_error_t *e = NULL;

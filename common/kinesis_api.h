@@ -28,7 +28,7 @@
 
 /** The Kinesis X-Amz-Target prefix and content type. */
 #define KN_KINESIS_TARGET_PREFIX "Kinesis_20131202."
-#define KN_KINESIS_CONTENT_TYPE "application/x-amz-json-1.1"
+#define KN_KINESIS_CONTENT_TYPE  "application/x-amz-json-1.1"
 
 /**
  * A client over a transport and credential chain the caller keeps (both
@@ -45,8 +45,8 @@ kn_service_t *kn_kinesis_service(kn_kinesis_t *k);
 void kn_kinesis_set_limit_checks(kn_kinesis_t *k, int on);
 
 /** PutRecords completion; `result` belongs to the callback. */
-typedef void (kn_put_records_done_fn)(void *opaque, kn_put_records_result_t *result,
-                                      const kn_error_t *err);
+typedef void(kn_put_records_done_fn)(void *opaque, kn_put_records_result_t *result,
+                                     const kn_error_t *err);
 /**
  * PutRecords, async. The entries are encoded before this returns, so they need
  * not outlive the call. opts->max_attempts = 1 for callers that retry failed
@@ -58,7 +58,7 @@ kn_err_t kn_kinesis_put_records_async(kn_kinesis_t *k, const char *stream,
                                       void *opaque, kn_error_t **err);
 
 /** ListShards completion; `result` belongs to the callback. */
-typedef void (kn_list_shards_done_fn)(void *opaque, kn_shard_list_t *result, const kn_error_t *err);
+typedef void(kn_list_shards_done_fn)(void *opaque, kn_shard_list_t *result, const kn_error_t *err);
 /** One ListShards page, async; arguments as kn_kinesis_list_shards(). */
 kn_err_t kn_kinesis_list_shards_async(kn_kinesis_t *k, const char *stream,
                                       const kn_shard_filter_t *filter, int max_results,
@@ -66,15 +66,15 @@ kn_err_t kn_kinesis_list_shards_async(kn_kinesis_t *k, const char *stream,
                                       kn_list_shards_done_fn *done, void *opaque, kn_error_t **err);
 
 /** GetRecords completion; `result` belongs to the callback. */
-typedef void (kn_get_records_done_fn)(void *opaque, kn_get_records_result_t *result,
-                                      const kn_error_t *err);
+typedef void(kn_get_records_done_fn)(void *opaque, kn_get_records_result_t *result,
+                                     const kn_error_t *err);
 /** GetRecords, async. */
 kn_err_t kn_kinesis_get_records_async(kn_kinesis_t *k, const char *shard_iterator, int limit,
                                       const kn_call_opts_t *opts, kn_get_records_done_fn *done,
                                       void *opaque, kn_error_t **err);
 
 /** GetShardIterator completion; `iterator` belongs to the callback (free()). */
-typedef void (kn_shard_iterator_done_fn)(void *opaque, char *iterator, const kn_error_t *err);
+typedef void(kn_shard_iterator_done_fn)(void *opaque, char *iterator, const kn_error_t *err);
 /** GetShardIterator, async. */
 kn_err_t kn_kinesis_get_shard_iterator_async(kn_kinesis_t *k, const char *stream,
                                              const char *shard_id, const kn_position_t *position,

@@ -13,24 +13,24 @@
 #include "kinesis_json.h"
 #include "utf8.h"
 
-#define ARN_PREFIX "arn:"
-#define MAX_PUT_RECORDS_TEXT ((size_t)64 * 1024 * 1024) /* refuse to build beyond this */
-#define MAX_ENCRYPTION_TYPE 16
-#define MAX_KEY_ID 2048
+#define ARN_PREFIX              "arn:"
+#define MAX_PUT_RECORDS_TEXT    ((size_t)64 * 1024 * 1024) /* refuse to build beyond this */
+#define MAX_ENCRYPTION_TYPE     16
+#define MAX_KEY_ID              2048
 #define MAX_PARTITION_KEY_BYTES (KN_KINESIS_MAX_PARTITION_KEY * 4)
-#define MAX_STATUS 32
-#define MAX_RECORD_TEXT ((size_t)64 * 1024 * 1024) /* base64 of one record read back */
+#define MAX_STATUS              32
+#define MAX_RECORD_TEXT         ((size_t)64 * 1024 * 1024) /* base64 of one record read back */
 
-static const char *const stream_status_names[] = {"", "CREATING", "DELETING", "ACTIVE", "UPDATING",
-                                                  NULL};
+static const char *const stream_status_names[] = {"",       "CREATING", "DELETING",
+                                                  "ACTIVE", "UPDATING", NULL};
 static const char *const stream_mode_names[] = {"PROVISIONED", "ON_DEMAND", NULL};
 static const char *const consumer_status_names[] = {"", "CREATING", "DELETING", "ACTIVE", NULL};
 static const char *const encryption_names[] = {"NONE", "KMS", NULL};
-static const char *const shard_filter_names[] = {"", "AFTER_SHARD_ID", "AT_TRIM_HORIZON",
-                                                 "FROM_TRIM_HORIZON", "AT_LATEST", "AT_TIMESTAMP",
-                                                 "FROM_TIMESTAMP", NULL};
-static const char *const position_names[] = {"AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER",
-                                             "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", NULL};
+static const char *const shard_filter_names[] = {
+    "",          "AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON",
+    "AT_LATEST", "AT_TIMESTAMP",   "FROM_TIMESTAMP",  NULL};
+static const char *const position_names[] = {
+    "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", NULL};
 
 static kn_err_t invalid(kn_error_t **err, const char *fmt, const char *what) {
     if (err && !*err)
@@ -81,7 +81,9 @@ kn_err_t kn_kj_check_stream(const char *stream, kn_error_t **err) {
     if (!stream || !*stream)
         return invalid(err, "%s: a stream name or ARN is required", "stream");
     if (kn_kj_is_arn(stream))
-        return arn_ok(stream) ? KN_OK : invalid(err, "stream ARN \"%.64s\" is malformed or too long", stream);
+        return arn_ok(stream)
+                   ? KN_OK
+                   : invalid(err, "stream ARN \"%.64s\" is malformed or too long", stream);
     if (!name_ok(stream, KN_KINESIS_MAX_STREAM_NAME))
         return invalid(err, "stream name \"%.64s\" must be 1..128 characters of [a-zA-Z0-9_.-]",
                        stream);
@@ -90,7 +92,8 @@ kn_err_t kn_kj_check_stream(const char *stream, kn_error_t **err) {
 
 kn_err_t kn_kj_check_partition_key(const char *key, kn_error_t **err) {
     if (!key || !*key)
-        return invalid(err, "%s: a partition key of 1..256 characters is required", "partition key");
+        return invalid(err, "%s: a partition key of 1..256 characters is required",
+                       "partition key");
     size_t len = strlen(key), units = 0;
     if (len > MAX_PARTITION_KEY_BYTES)
         return invalid(err, "%s is longer than 256 characters", "partition key");
@@ -164,8 +167,8 @@ cJSON *kn_kj_build_delete_stream(const char *stream, int enforce_consumer_deleti
     cJSON *o = stream_body(stream, err);
     if (!o)
         return NULL;
-    return finish(o, enforce_consumer_deletion ? kn_json_add_bool(o, "EnforceConsumerDeletion", 1) : 0,
-                  err);
+    return finish(
+        o, enforce_consumer_deletion ? kn_json_add_bool(o, "EnforceConsumerDeletion", 1) : 0, err);
 }
 
 cJSON *kn_kj_build_stream_only(const char *stream, kn_error_t **err) {
@@ -195,8 +198,8 @@ static int add_shard_filter(cJSON *o, const kn_shard_filter_t *f, kn_error_t **e
     return rc;
 }
 
-cJSON *kn_kj_build_list_shards(const char *stream, const kn_shard_filter_t *filter,
-                               int max_results, const char *next_token, kn_error_t **err) {
+cJSON *kn_kj_build_list_shards(const char *stream, const kn_shard_filter_t *filter, int max_results,
+                               const char *next_token, kn_error_t **err) {
     if (max_results < 0 || max_results > KN_KINESIS_MAX_LIST_SHARDS) {
         invalid(err, "%s must be 0 (default) or 1..10000", "ListShards max results");
         return NULL;
@@ -391,14 +394,20 @@ char *kn_kj_build_put_records(const char *stream, const kn_put_entry_t *entries,
                               kn_kj_validate_t v, kn_error_t **err) {
     if (kn_kj_check_stream(stream, err) != KN_OK)
         return NULL;
-    if (!entries || count == 0 ||
-        (v == KN_KJ_VALIDATE && count > KN_KINESIS_MAX_PUT_RECORDS)) {
+    if (!entries || count == 0 || (v == KN_KJ_VALIDATE && count > KN_KINESIS_MAX_PUT_RECORDS)) {
         invalid(err, "%s must have 1..500 entries", "PutRecords");
         return NULL;
     }
-    for (size_t i = 0; i < count; i++)
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) {
         if (check_entry(&entries[i], i, v, err) != KN_OK)
             return NULL;
+        total += entries[i].data_len + strlen(entries[i].partition_key);
+    }
+    if (v == KN_KJ_VALIDATE && total > KN_KINESIS_MAX_PUT_RECORDS_BYTES) {
+        invalid(err, "%s: data and partition keys exceed 5 MiB", "PutRecords");
+        return NULL;
+    }
     textbuf_t b = {0};
     tb_str(&b, "{");
     tb_json_string(&b, kn_kj_is_arn(stream) ? "StreamARN" : "StreamName");
@@ -432,7 +441,8 @@ static int add_position(cJSON *o, const char *type_member, const char *seq_membe
     if (!pos || pos->type < KN_POSITION_AT_SEQUENCE_NUMBER || pos->type > KN_POSITION_AT_TIMESTAMP)
         return invalid(err, "%s is missing or of an unknown type", "starting position");
     int rc = kn_json_add_str(o, type_member, position_names[pos->type]);
-    if (pos->type == KN_POSITION_AT_SEQUENCE_NUMBER || pos->type == KN_POSITION_AFTER_SEQUENCE_NUMBER) {
+    if (pos->type == KN_POSITION_AT_SEQUENCE_NUMBER ||
+        pos->type == KN_POSITION_AFTER_SEQUENCE_NUMBER) {
         if (!decimal_ok(pos->sequence_number, KN_KINESIS_MAX_SEQUENCE_NUMBER))
             return invalid(err, "%s needs a decimal sequence number", "starting position");
         rc |= kn_json_add_str(o, seq_member, pos->sequence_number);
@@ -591,7 +601,8 @@ void kn_stream_summary_destroy(kn_stream_summary_t *s) {
     free(s);
 }
 
-kn_err_t kn_kj_parse_stream_summary(const cJSON *reply, kn_stream_summary_t **out, kn_error_t **err) {
+kn_err_t kn_kj_parse_stream_summary(const cJSON *reply, kn_stream_summary_t **out,
+                                    kn_error_t **err) {
     static const char op[] = "DescribeStreamSummary";
     *out = NULL;
     const cJSON *d, *md = NULL;
@@ -730,7 +741,8 @@ void kn_put_record_result_destroy(kn_put_record_result_t *r) {
     free(r);
 }
 
-kn_err_t kn_kj_parse_put_record(const cJSON *reply, kn_put_record_result_t **out, kn_error_t **err) {
+kn_err_t kn_kj_parse_put_record(const cJSON *reply, kn_put_record_result_t **out,
+                                kn_error_t **err) {
     static const char op[] = "PutRecord";
     *out = NULL;
     kn_put_record_result_t *r = calloc(1, sizeof(*r));
@@ -739,7 +751,8 @@ kn_err_t kn_kj_parse_put_record(const cJSON *reply, kn_put_record_result_t **out
     if (kn_json_strdup(reply, "ShardId", 1, KN_KINESIS_MAX_SHARD_ID, &r->shard_id, err) < 0 ||
         kn_json_decimal(reply, "SequenceNumber", 1, KN_KINESIS_MAX_SEQUENCE_NUMBER,
                         &r->sequence_number, err) < 0 ||
-        kn_json_strdup(reply, "EncryptionType", 0, MAX_ENCRYPTION_TYPE, &r->encryption_type, err) < 0) {
+        kn_json_strdup(reply, "EncryptionType", 0, MAX_ENCRYPTION_TYPE, &r->encryption_type, err) <
+            0) {
         kn_put_record_result_destroy(r);
         return reply_failed(op, err);
     }
@@ -795,7 +808,8 @@ kn_err_t kn_kj_parse_put_records(const cJSON *reply, size_t expected, kn_put_rec
         return reply_nomem(op, err);
     if (kn_json_array(reply, "Records", 1, expected, &arr, err) < 0 ||
         kn_json_int(reply, "FailedRecordCount", 0, 0, (int64_t)expected, &failed, err) < 0 ||
-        kn_json_strdup(reply, "EncryptionType", 0, MAX_ENCRYPTION_TYPE, &r->encryption_type, err) < 0) {
+        kn_json_strdup(reply, "EncryptionType", 0, MAX_ENCRYPTION_TYPE, &r->encryption_type, err) <
+            0) {
         kn_put_records_result_destroy(r);
         return reply_failed(op, err);
     }
@@ -825,9 +839,9 @@ kn_err_t kn_kj_parse_put_records(const cJSON *reply, size_t expected, kn_put_rec
     if (cJSON_GetObjectItemCaseSensitive(reply, "FailedRecordCount") && (size_t)failed != nfailed) {
         kn_put_records_result_destroy(r);
         if (err)
-            *err = kn_error_new(KN_ERR_BAD_RESPONSE,
-                                "%s reply says %lld failed records but lists %zu", op,
-                                (long long)failed, nfailed);
+            *err =
+                kn_error_new(KN_ERR_BAD_RESPONSE, "%s reply says %lld failed records but lists %zu",
+                             op, (long long)failed, nfailed);
         return KN_ERR_BAD_RESPONSE;
     }
     r->failed_record_count = nfailed;
@@ -860,7 +874,8 @@ static int parse_child(const cJSON *o, kn_child_shard_t *c, kn_error_t **err) {
     const cJSON *parents, *p;
     if (!cJSON_IsObject(o)) {
         if (err && !*err)
-            *err = kn_error_new(KN_ERR_BAD_RESPONSE, "reply field 'ChildShards' holds a non-object");
+            *err =
+                kn_error_new(KN_ERR_BAD_RESPONSE, "reply field 'ChildShards' holds a non-object");
         return -1;
     }
     if (kn_json_strdup(o, "ShardId", 1, KN_KINESIS_MAX_SHARD_ID, &c->shard_id, err) < 0 ||
@@ -873,7 +888,8 @@ static int parse_child(const cJSON *o, kn_child_shard_t *c, kn_error_t **err) {
     cJSON_ArrayForEach(p, parents) {
         if (!cJSON_IsString(p) || !name_ok(p->valuestring, KN_KINESIS_MAX_SHARD_ID)) {
             if (err && !*err)
-                *err = kn_error_new(KN_ERR_BAD_RESPONSE, "reply field 'ParentShards' holds a bad shard id");
+                *err = kn_error_new(KN_ERR_BAD_RESPONSE,
+                                    "reply field 'ParentShards' holds a bad shard id");
             return -1;
         }
         if (!(c->parent_shards[c->parent_count] = strdup(p->valuestring)))
@@ -945,7 +961,8 @@ static int measure_record(const cJSON *o, size_t *need, kn_error_t **err) {
     }
     if (!decimal_ok(seq, KN_KINESIS_MAX_SEQUENCE_NUMBER)) {
         if (err && !*err)
-            *err = kn_error_new(KN_ERR_BAD_RESPONSE, "reply field 'SequenceNumber' is not a decimal number");
+            *err = kn_error_new(KN_ERR_BAD_RESPONSE,
+                                "reply field 'SequenceNumber' is not a decimal number");
         return -1;
     }
     *need += kn_base64_decoded_len(data, strlen(data)) + strlen(pk) + 1 + strlen(seq) + 1;
@@ -978,7 +995,9 @@ static int fill_record(const cJSON *o, kn_record_t *rec, uint8_t **arena, kn_err
     kn_json_time_ms(o, "ApproximateArrivalTimestamp", 0, &rec->approximate_arrival_ms, NULL);
     kn_json_str(o, "EncryptionType", 0, MAX_ENCRYPTION_TYPE, &enc, NULL);
     int i = kn_json_enum(enc, encryption_names);
-    rec->encryption = !enc ? KN_ENCRYPTION_NONE : i < 0 ? KN_ENCRYPTION_UNKNOWN : (kn_encryption_t)i;
+    rec->encryption = !enc    ? KN_ENCRYPTION_NONE
+                      : i < 0 ? KN_ENCRYPTION_UNKNOWN
+                              : (kn_encryption_t)i;
     return 0;
 }
 
@@ -991,9 +1010,8 @@ kn_err_t kn_kj_parse_records(const cJSON *reply, kn_get_records_result_t **out, 
         kn_json_int(reply, "MillisBehindLatest", 0, 0, INT64_C(1) << 50, &behind, err) < 0)
         return reply_failed(op, err);
     size_t n = (size_t)cJSON_GetArraySize(arr), need = 0;
-    cJSON_ArrayForEach(it, arr)
-        if (measure_record(it, &need, err) < 0)
-            return reply_failed(op, err);
+    cJSON_ArrayForEach(it, arr) if (measure_record(it, &need, err) < 0) return reply_failed(op,
+                                                                                            err);
     /* One block: the result, the record array, then every record's bytes. */
     size_t head = sizeof(kn_get_records_result_t);
     head = (head + alignof(kn_record_t) - 1) / alignof(kn_record_t) * alignof(kn_record_t);
@@ -1018,7 +1036,8 @@ kn_err_t kn_kj_parse_records(const cJSON *reply, kn_get_records_result_t **out, 
     return KN_OK;
 }
 
-kn_err_t kn_kj_parse_get_records(const cJSON *reply, kn_get_records_result_t **out, kn_error_t **err) {
+kn_err_t kn_kj_parse_get_records(const cJSON *reply, kn_get_records_result_t **out,
+                                 kn_error_t **err) {
     kn_err_t rc = kn_kj_parse_records(reply, out, err);
     if (rc != KN_OK)
         return rc;
@@ -1042,7 +1061,8 @@ void kn_stream_consumer_destroy(kn_stream_consumer_t *c) {
 
 kn_err_t kn_kj_parse_consumer(const cJSON *reply, const char *member, kn_stream_consumer_t **out,
                               kn_error_t **err) {
-    const char *op = strcmp(member, "Consumer") ? "DescribeStreamConsumer" : "RegisterStreamConsumer";
+    const char *op =
+        strcmp(member, "Consumer") ? "DescribeStreamConsumer" : "RegisterStreamConsumer";
     *out = NULL;
     const cJSON *d;
     int status = 0;
@@ -1050,7 +1070,8 @@ kn_err_t kn_kj_parse_consumer(const cJSON *reply, const char *member, kn_stream_
     if (!c)
         return reply_nomem(op, err);
     if (kn_json_object(reply, member, 1, &d, err) < 0 ||
-        kn_json_strdup(d, "ConsumerName", 1, KN_KINESIS_MAX_CONSUMER_NAME, &c->consumer_name, err) < 0 ||
+        kn_json_strdup(d, "ConsumerName", 1, KN_KINESIS_MAX_CONSUMER_NAME, &c->consumer_name, err) <
+            0 ||
         kn_json_strdup(d, "ConsumerARN", 1, KN_KINESIS_MAX_ARN, &c->consumer_arn, err) < 0 ||
         enum_member(d, "ConsumerStatus", 1, consumer_status_names, &status, err) < 0 ||
         kn_json_time_ms(d, "ConsumerCreationTimestamp", 0, &c->creation_timestamp_ms, err) < 0 ||

@@ -22,7 +22,7 @@
 /** Longest pagination token accepted in either direction. */
 #define KN_KJ_MAX_NEXT_TOKEN 1048576
 /** Most child shards / parents accepted in one reply. */
-#define KN_KJ_MAX_CHILD_SHARDS 1000
+#define KN_KJ_MAX_CHILD_SHARDS  1000
 #define KN_KJ_MAX_PARENT_SHARDS 10
 
 /** Whether builders check the service limits (tests turn it off to provoke server-side errors). */
@@ -32,7 +32,7 @@ typedef enum { KN_KJ_VALIDATE = 1, KN_KJ_NO_LIMITS = 0 } kn_kj_validate_t;
 
 /** KN_OK when `stream` is a valid stream name or stream ARN, else KN_ERR_INVALID_ARG with *err. */
 kn_err_t kn_kj_check_stream(const char *stream, kn_error_t **err);
-/** KN_OK when `key` is a valid partition key (UTF-8, 1..256 UTF-16 units, as the service counts). */
+/** KN_OK when `key` is a valid partition key (UTF-8, 1..256 UTF-16 units, as AWS counts). */
 kn_err_t kn_kj_check_partition_key(const char *key, kn_error_t **err);
 /** KN_OK when `name` is a valid consumer name (1..128 of [a-zA-Z0-9_.-]). */
 kn_err_t kn_kj_check_consumer_name(const char *name, kn_error_t **err);
@@ -48,8 +48,8 @@ cJSON *kn_kj_build_delete_stream(const char *stream, int enforce_consumer_deleti
 /** DescribeStreamSummary and any other call whose body is just the stream. */
 cJSON *kn_kj_build_stream_only(const char *stream, kn_error_t **err);
 /** ListShards: NextToken (+MaxResults) alone when next_token is set, else stream (+filter). */
-cJSON *kn_kj_build_list_shards(const char *stream, const kn_shard_filter_t *filter,
-                               int max_results, const char *next_token, kn_error_t **err);
+cJSON *kn_kj_build_list_shards(const char *stream, const kn_shard_filter_t *filter, int max_results,
+                               const char *next_token, kn_error_t **err);
 cJSON *kn_kj_build_split_shard(const char *stream, const char *shard_id, const char *new_start,
                                kn_error_t **err);
 cJSON *kn_kj_build_merge_shards(const char *stream, const char *shard_id, const char *adjacent,
@@ -79,14 +79,16 @@ cJSON *kn_kj_build_subscribe_to_shard(const char *consumer_arn, const char *shar
 
 /* ---------------------------------------------------------------- replies */
 
-kn_err_t kn_kj_parse_stream_summary(const cJSON *reply, kn_stream_summary_t **out, kn_error_t **err);
+kn_err_t kn_kj_parse_stream_summary(const cJSON *reply, kn_stream_summary_t **out,
+                                    kn_error_t **err);
 kn_err_t kn_kj_parse_list_shards(const cJSON *reply, kn_shard_list_t **out, kn_error_t **err);
 kn_err_t kn_kj_parse_put_record(const cJSON *reply, kn_put_record_result_t **out, kn_error_t **err);
 /** `expected`: the request's entry count; a reply with another count is malformed. */
 kn_err_t kn_kj_parse_put_records(const cJSON *reply, size_t expected, kn_put_records_result_t **out,
                                  kn_error_t **err);
 kn_err_t kn_kj_parse_shard_iterator(const cJSON *reply, char **out, kn_error_t **err);
-kn_err_t kn_kj_parse_get_records(const cJSON *reply, kn_get_records_result_t **out, kn_error_t **err);
+kn_err_t kn_kj_parse_get_records(const cJSON *reply, kn_get_records_result_t **out,
+                                 kn_error_t **err);
 /**
  * The members GetRecords shares with a SubscribeToShard event: Records,
  * MillisBehindLatest, ChildShards (next_shard_iterator is left NULL; an event's

@@ -17,17 +17,17 @@
 #include "service_call.h"
 #include "sigv4.h"
 
-#define OP_MAX 64             /* longest operation name */
+#define OP_MAX            64  /* longest operation name */
 #define TARGET_PREFIX_MAX 64  /* longest X-Amz-Target prefix */
-#define EXCERPT_MAX 120       /* bytes of a bad reply quoted in an error */
-#define SVC_HEADERS_MAX 6     /* Host, Content-Type, X-Amz-Target, X-Amz-Date, token, Authorization */
+#define EXCERPT_MAX       120 /* bytes of a bad reply quoted in an error */
+#define SVC_HEADERS_MAX   6 /* Host, Content-Type, X-Amz-Target, X-Amz-Date, token, Authorization */
 
 struct kn_service_s {
     kn_http_t *http;
     kn_creds_t *creds;
-    char *url;          /* scheme://authority/path, as requested */
-    char *path;         /* as signed */
-    char *authority;    /* Host header */
+    char *url;       /* scheme://authority/path, as requested */
+    char *path;      /* as signed */
+    char *authority; /* Host header */
     char *region;
     char *signing_name;
     char *target_prefix;
@@ -44,7 +44,7 @@ typedef struct call_s {
     char op[OP_MAX + 1];
     char *body;
     size_t body_len;
-    int attempts;       /* made so far */
+    int attempts; /* made so far */
     int max_attempts;
     int64_t timeout_ms;
     struct timespec started;
@@ -84,8 +84,8 @@ kn_service_t *kn_service_new(const kn_service_params_t *p, kn_error_t **err) {
     kn_url_t url;
     if (kn_url_parse(p->endpoint_url, &url) != KN_OK) {
         if (err)
-            *err = kn_error_new(KN_ERR_INVALID_ARG, "endpoint URL \"%s\" is not a valid http(s) URL",
-                                p->endpoint_url);
+            *err = kn_error_new(KN_ERR_INVALID_ARG,
+                                "endpoint URL \"%s\" is not a valid http(s) URL", p->endpoint_url);
         return NULL;
     }
     kn_service_t *s = calloc(1, sizeof(*s));
@@ -198,8 +198,9 @@ kn_err_t kn_service_parse_reply(const kn_http_response_t *resp, cJSON **result, 
     } else if (!(*result = parse_object(resp->body, resp->body_len))) {
         char excerpt[EXCERPT_MAX + 1];
         kn_json_excerpt(resp->body, resp->body_len, excerpt, sizeof(excerpt));
-        *err = kn_error_new(KN_ERR_BAD_RESPONSE, "reply (HTTP %d, %zu bytes) is not a JSON object: %s",
-                            resp->status, resp->body_len, excerpt);
+        *err =
+            kn_error_new(KN_ERR_BAD_RESPONSE, "reply (HTTP %d, %zu bytes) is not a JSON object: %s",
+                         resp->status, resp->body_len, excerpt);
     }
     if (*err) {
         if (resp && (*err)->http_status == 0)
@@ -337,9 +338,9 @@ static void call_on_done(void *opaque, const kn_http_response_t *resp, const kn_
         int64_t delay = kn_retry_delay_ms(&policy, c->attempts - 1, e, &s->rng);
         pthread_mutex_unlock(&s->rng_lock);
         char buf[512];
-        KN_LOG_DBG(&s->logger, s->signing_name, "%s attempt %d/%d failed: %s; retrying in %" PRId64
-                   " ms", c->op, c->attempts, c->max_attempts, kn_error_format(e, buf, sizeof(buf)),
-                   delay);
+        KN_LOG_DBG(&s->logger, s->signing_name,
+                   "%s attempt %d/%d failed: %s; retrying in %" PRId64 " ms", c->op, c->attempts,
+                   c->max_attempts, kn_error_format(e, buf, sizeof(buf)), delay);
         kn_error_t *serr = NULL;
         if (call_submit(c, delay, &serr) == KN_OK) {
             kn_error_destroy(e);
@@ -354,7 +355,8 @@ static void call_on_done(void *opaque, const kn_http_response_t *resp, const kn_
     if (e) {
         char buf[512];
         KN_LOG_DBG(&s->logger, s->signing_name, "%s failed after %d attempt(s), %" PRId64 " ms: %s",
-                   c->op, c->attempts, elapsed_ms(&c->started), kn_error_format(e, buf, sizeof(buf)));
+                   c->op, c->attempts, elapsed_ms(&c->started),
+                   kn_error_format(e, buf, sizeof(buf)));
     } else {
         KN_LOG_DBG(&s->logger, s->signing_name, "%s ok (HTTP %d, %d attempt(s), %" PRId64 " ms)",
                    c->op, resp->status, c->attempts, elapsed_ms(&c->started));
@@ -398,8 +400,8 @@ kn_err_t kn_service_call_async_owned(kn_service_t *s, const char *op, char *body
 }
 
 kn_err_t kn_service_call_async(kn_service_t *s, const char *op, const char *body,
-                               const kn_call_opts_t *opts, kn_service_done_fn *done,
-                               void *opaque, kn_error_t **err) {
+                               const kn_call_opts_t *opts, kn_service_done_fn *done, void *opaque,
+                               kn_error_t **err) {
     char *copy = body ? strdup(body) : NULL;
     if (body && !copy) {
         if (err)
@@ -491,7 +493,8 @@ kn_err_t kn_service_client_init(kn_service_client_t *c, const kn_conf_t *conf, c
     memset(c, 0, sizeof(*c));
     kn_err_t rc = kn_region_resolve_err(conf, c->region, sizeof(c->region), &e);
     if (rc == KN_OK)
-        rc = kn_endpoint_resolve_err(conf, service, c->region, c->endpoint, sizeof(c->endpoint), &e);
+        rc =
+            kn_endpoint_resolve_err(conf, service, c->region, c->endpoint, sizeof(c->endpoint), &e);
     if (rc == KN_OK && !(c->http = http)) {
         if ((c->http = kn_http_new(conf, &e)))
             c->own_http = 1;
@@ -561,7 +564,8 @@ int kn_service_poll_pause(int64_t deadline_ms, int64_t *pause_ms) {
     int64_t ms = *pause_ms < left ? *pause_ms : left;
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
     nanosleep(&ts, NULL);
-    *pause_ms = *pause_ms * 3 / 2 < KN_SERVICE_POLL_MAX_MS ? *pause_ms * 3 / 2 : KN_SERVICE_POLL_MAX_MS;
+    *pause_ms =
+        *pause_ms * 3 / 2 < KN_SERVICE_POLL_MAX_MS ? *pause_ms * 3 / 2 : KN_SERVICE_POLL_MAX_MS;
     return 1;
 }
 
@@ -570,8 +574,9 @@ int kn_service_poll_pause(int64_t deadline_ms, int64_t *pause_ms) {
 static void stream_on_headers(void *opaque, const kn_http_response_t *resp) {
     kn_service_stream_t *st = opaque;
     if (is_2xx(resp->status)) {
-        KN_LOG_DBG(&st->svc->logger, st->svc->signing_name, "%s stream open (HTTP/%s, request id %s)",
-                   st->op, resp->http_version == 20 ? "2" : "1.1",
+        KN_LOG_DBG(&st->svc->logger, st->svc->signing_name,
+                   "%s stream open (HTTP/%s, request id %s)", st->op,
+                   resp->http_version == 20 ? "2" : "1.1",
                    resp->request_id ? resp->request_id : "-");
         if (st->cbs.on_open)
             st->cbs.on_open(st->cbs.opaque, resp);

@@ -62,7 +62,7 @@ typedef struct kn_call_opts_s {
  * and `err` (owned by the library, valid during the call) is the last attempt's
  * error.
  */
-typedef void (kn_service_done_fn)(void *opaque, cJSON *result, const kn_error_t *err);
+typedef void(kn_service_done_fn)(void *opaque, cJSON *result, const kn_error_t *err);
 
 /**
  * Starts `op` with the JSON text `body` (copied). On KN_OK `done` runs exactly
@@ -70,10 +70,10 @@ typedef void (kn_service_done_fn)(void *opaque, cJSON *result, const kn_error_t 
  * nothing was started, `done` is never called and *err (if not NULL) says why.
  */
 kn_err_t kn_service_call_async(kn_service_t *s, const char *op, const char *body,
-                               const kn_call_opts_t *opts, kn_service_done_fn *done,
-                               void *opaque, kn_error_t **err);
+                               const kn_call_opts_t *opts, kn_service_done_fn *done, void *opaque,
+                               kn_error_t **err);
 
-/** Like kn_service_call_async() but takes ownership of the malloc'd `body` (freed on every path). */
+/** Like kn_service_call_async() but owns the malloc'd `body` (freed on every path). */
 kn_err_t kn_service_call_async_owned(kn_service_t *s, const char *op, char *body,
                                      const kn_call_opts_t *opts, kn_service_done_fn *done,
                                      void *opaque, kn_error_t **err);
@@ -142,7 +142,7 @@ int64_t kn_service_now_ms(void);
  */
 int kn_service_poll_pause(int64_t deadline_ms, int64_t *pause_ms);
 #define KN_SERVICE_POLL_FIRST_MS 100
-#define KN_SERVICE_POLL_MAX_MS 2000
+#define KN_SERVICE_POLL_MAX_MS   2000
 
 /* -------------------------------------------------------------- streaming */
 
@@ -179,7 +179,7 @@ kn_err_t kn_service_stream_start(kn_service_t *s, const char *op, const char *bo
                                  kn_error_t **err);
 /** Resumes a stream paused by on_data returning KN_HTTP_PAUSE. Any thread. */
 void kn_service_stream_resume(kn_service_stream_t *st);
-/** Ends a stream early: on_close follows with KN_ERR_CANCELLED (unless already closing). Any thread. */
+/** Ends a stream early: on_close follows with KN_ERR_CANCELLED (unless closing). Any thread. */
 void kn_service_stream_cancel(kn_service_stream_t *st);
 
 #endif

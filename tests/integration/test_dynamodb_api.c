@@ -19,8 +19,10 @@ static kn_dynamodb_t *client(void) {
     kn_conf_t *conf = kn_conf_new();
     char errstr[256];
     ck_assert_int_eq(kn_conf_set(conf, "dynamodb.endpoint.url", kn_test_dynamodb_endpoint(), errstr,
-                                 sizeof(errstr)), KN_OK);
-    ck_assert_int_eq(kn_conf_set(conf, "retry.backoff.base.ms", "5", errstr, sizeof(errstr)), KN_OK);
+                                 sizeof(errstr)),
+                     KN_OK);
+    ck_assert_int_eq(kn_conf_set(conf, "retry.backoff.base.ms", "5", errstr, sizeof(errstr)),
+                     KN_OK);
     ck_assert_int_eq(kn_conf_set(conf, "log.level", "debug", errstr, sizeof(errstr)), KN_OK);
     kn_conf_set_log_fn(conf, kn_test_log_fn, &cap);
     kn_error_t *e = NULL;
@@ -32,7 +34,8 @@ static kn_dynamodb_t *client(void) {
 
 static void ok(kn_err_t rc, kn_error_t **ep, const char *what) {
     char buf[512];
-    ck_assert_msg(rc == KN_OK, "%s: %s", what, *ep ? kn_error_format(*ep, buf, sizeof(buf)) : kn_err2name(rc));
+    ck_assert_msg(rc == KN_OK, "%s: %s", what,
+                  *ep ? kn_error_format(*ep, buf, sizeof(buf)) : kn_err2name(rc));
     ck_assert_ptr_null(*ep);
 }
 
@@ -87,8 +90,10 @@ START_TEST(lease_table_operations) {
     kn_error_t *e = NULL;
     kn_ddb_key_schema_t key = {.hash_name = "leaseKey", .hash_type = 'S'};
     kn_ddb_index_t gsi = {.name = "LeaseOwnerToLeaseKeyIndex",
-                          .key = {.hash_name = "leaseOwner", .hash_type = 'S',
-                                  .range_name = "leaseKey", .range_type = 'S'},
+                          .key = {.hash_name = "leaseOwner",
+                                  .hash_type = 'S',
+                                  .range_name = "leaseKey",
+                                  .range_type = 'S'},
                           .projection = "KEYS_ONLY"};
     ok(kn_dynamodb_create_table(d, table, &key, &gsi, 1, &e), &e, "CreateTable");
     ok(kn_dynamodb_wait_table_active(d, table, WAIT_MS, &e), &e, "wait table");
@@ -104,7 +109,8 @@ START_TEST(lease_table_operations) {
     cJSON *item = lease("shardId-000000000002", "worker-a", 1);
     ok(kn_dynamodb_put_item(d, table, item, &absent, NULL, &e), &e, "PutItem");
     int retries_before = log_count("retrying");
-    ck_assert_int_eq(kn_dynamodb_put_item(d, table, item, &absent, NULL, &e), KN_ERR_CONDITIONAL_CHECK_FAILED);
+    ck_assert_int_eq(kn_dynamodb_put_item(d, table, item, &absent, NULL, &e),
+                     KN_ERR_CONDITIONAL_CHECK_FAILED);
     ck_assert_str_eq(kn_error_type(e), "ConditionalCheckFailedException");
     ck_assert_int_eq(kn_error_http_status(e), 400);
     ck_assert(!kn_error_is_retriable(e));
@@ -143,7 +149,9 @@ START_TEST(lease_table_operations) {
     ck_assert_int_eq(kn_ddb_put(vals, ":one", kn_ddb_n(1)), 0);
     kn_ddb_write_t take = {.condition = "leaseCounter = :c",
                            .update = "SET #o = :o ADD leaseCounter :one",
-                           .names = names, .values = vals, .return_values = "ALL_NEW"};
+                           .names = names,
+                           .values = vals,
+                           .return_values = "ALL_NEW"};
     cJSON *attrs = NULL;
     ok(kn_dynamodb_update_item(d, table, k2, &take, &attrs, &e), &e, "UpdateItem");
     ck_assert_str_eq(kn_ddb_get_s(attrs, "leaseOwner"), "worker-b");
@@ -151,14 +159,16 @@ START_TEST(lease_table_operations) {
     ck_assert_int_eq(counter, 2);
     cJSON_Delete(attrs);
     /* The same update again has a stale counter. */
-    fails(kn_dynamodb_update_item(d, table, k2, &take, &attrs, &e), &e, KN_ERR_CONDITIONAL_CHECK_FAILED);
+    fails(kn_dynamodb_update_item(d, table, k2, &take, &attrs, &e), &e,
+          KN_ERR_CONDITIONAL_CHECK_FAILED);
     ck_assert_ptr_null(attrs);
     cJSON_Delete(vals);
 
     /* REMOVE with UPDATED_NEW; a reserved word without a placeholder is a ValidationException. */
     kn_ddb_write_t remove = {.update = "REMOVE #o", .names = names, .return_values = "UPDATED_NEW"};
     ok(kn_dynamodb_update_item(d, table, k2, &remove, &attrs, &e), &e, "UpdateItem REMOVE");
-    ck_assert_ptr_null(kn_ddb_get_s(attrs, "leaseOwner")); /* removed, so not among the new values */
+    ck_assert_ptr_null(
+        kn_ddb_get_s(attrs, "leaseOwner")); /* removed, so not among the new values */
     cJSON_Delete(attrs);
     ok(kn_dynamodb_get_item(d, table, k2, 1, &got, &e), &e, "GetItem after REMOVE");
     ck_assert_ptr_null(kn_ddb_get_s(got, "leaseOwner"));
@@ -212,8 +222,8 @@ START_TEST(lease_table_operations) {
     ck_assert_str_eq(kn_ddb_get_s(cJSON_GetArrayItem(page.items, 0), "leaseOwner"), "worker-c");
     kn_ddb_page_clear(&page);
     cJSON_Delete(kv);
-    kn_ddb_read_t qi = {.index = "LeaseOwnerToLeaseKeyIndex", .key_condition = "leaseOwner = :o",
-                        .values = ov};
+    kn_ddb_read_t qi = {
+        .index = "LeaseOwnerToLeaseKeyIndex", .key_condition = "leaseOwner = :o", .values = ov};
     ok(kn_dynamodb_query(d, table, &qi, &page, &e), &e, "Query index");
     ck_assert_int_eq(cJSON_GetArraySize(page.items), 3);
     ck_assert_ptr_null(page.last_key);
@@ -226,7 +236,8 @@ START_TEST(lease_table_operations) {
     kn_ddb_write_t del = {.condition = "leaseOwner = :o", .values = ov, .return_values = "ALL_OLD"};
     cJSON *cv = obj2(":o", kn_ddb_s("worker-c"), NULL, NULL);
     kn_ddb_write_t wrong = {.condition = "leaseOwner = :o", .values = cv};
-    fails(kn_dynamodb_delete_item(d, table, k3, &wrong, NULL, &e), &e, KN_ERR_CONDITIONAL_CHECK_FAILED);
+    fails(kn_dynamodb_delete_item(d, table, k3, &wrong, NULL, &e), &e,
+          KN_ERR_CONDITIONAL_CHECK_FAILED);
     ok(kn_dynamodb_delete_item(d, table, k3, &del, &attrs, &e), &e, "DeleteItem");
     ck_assert_str_eq(kn_ddb_get_s(attrs, "leaseKey"), "shardId-000000000003");
     cJSON_Delete(attrs);
@@ -239,7 +250,8 @@ START_TEST(lease_table_operations) {
 
     ok(kn_dynamodb_delete_table(d, table, &e), &e, "DeleteTable");
     kn_err_t rc = kn_dynamodb_describe_table(d, table, &status, NULL, &e);
-    ck_assert(rc == KN_ERR_RESOURCE_NOT_FOUND || (rc == KN_OK && status == KN_TABLE_STATUS_DELETING));
+    ck_assert(rc == KN_ERR_RESOURCE_NOT_FOUND ||
+              (rc == KN_OK && status == KN_TABLE_STATUS_DELETING));
     kn_error_destroy(e);
     kn_dynamodb_destroy(d);
 }

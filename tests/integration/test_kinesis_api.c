@@ -15,8 +15,8 @@
 #include "kn_test_log.h"
 #include "kn_test_server.h"
 
-#define WAIT_MS 60000          /* generous bound for CREATING/UPDATING/DELETING to end */
-#define MAX_READ_ROUNDS 50     /* GetRecords calls before giving up on reaching a shard's end */
+#define WAIT_MS         60000 /* generous bound for CREATING/UPDATING/DELETING to end */
+#define MAX_READ_ROUNDS 50    /* GetRecords calls before giving up on reaching a shard's end */
 
 /* ------------------------------------------------------------- log capture */
 
@@ -51,12 +51,17 @@ static kn_kinesis_t *client_for(const char *endpoint, int attempts, kn_test_log_
     kn_conf_t *conf = kn_conf_new();
     char errstr[256], num[16];
     snprintf(num, sizeof(num), "%d", attempts);
-    ck_assert_int_eq(kn_conf_set(conf, "kinesis.endpoint.url", endpoint, errstr, sizeof(errstr)), KN_OK);
+    ck_assert_int_eq(kn_conf_set(conf, "kinesis.endpoint.url", endpoint, errstr, sizeof(errstr)),
+                     KN_OK);
     ck_assert_int_eq(kn_conf_set(conf, "retry.max.attempts", num, errstr, sizeof(errstr)), KN_OK);
-    ck_assert_int_eq(kn_conf_set(conf, "retry.backoff.base.ms", "5", errstr, sizeof(errstr)), KN_OK);
-    ck_assert_int_eq(kn_conf_set(conf, "retry.backoff.max.ms", "20", errstr, sizeof(errstr)), KN_OK);
-    ck_assert_int_eq(kn_conf_set(conf, "connect.timeout.ms", "2000", errstr, sizeof(errstr)), KN_OK);
-    ck_assert_int_eq(kn_conf_set(conf, "request.timeout.ms", "10000", errstr, sizeof(errstr)), KN_OK);
+    ck_assert_int_eq(kn_conf_set(conf, "retry.backoff.base.ms", "5", errstr, sizeof(errstr)),
+                     KN_OK);
+    ck_assert_int_eq(kn_conf_set(conf, "retry.backoff.max.ms", "20", errstr, sizeof(errstr)),
+                     KN_OK);
+    ck_assert_int_eq(kn_conf_set(conf, "connect.timeout.ms", "2000", errstr, sizeof(errstr)),
+                     KN_OK);
+    ck_assert_int_eq(kn_conf_set(conf, "request.timeout.ms", "10000", errstr, sizeof(errstr)),
+                     KN_OK);
     if (cap) {
         ck_assert_int_eq(kn_conf_set(conf, "log.level", level, errstr, sizeof(errstr)), KN_OK);
         kn_conf_set_log_fn(conf, kn_test_log_fn, cap);
@@ -75,13 +80,15 @@ static kn_kinesis_t *local_client(void) {
 /* Fails the test with the error's full text unless rc is KN_OK (*ep is read after the call ran). */
 static void ok(kn_err_t rc, kn_error_t **ep, const char *what) {
     char buf[512];
-    ck_assert_msg(rc == KN_OK, "%s: %s", what, *ep ? kn_error_format(*ep, buf, sizeof(buf)) : kn_err2name(rc));
+    ck_assert_msg(rc == KN_OK, "%s: %s", what,
+                  *ep ? kn_error_format(*ep, buf, sizeof(buf)) : kn_err2name(rc));
     ck_assert_ptr_null(*ep);
 }
 
 static void create_active(kn_kinesis_t *k, const char *name, int shards) {
     kn_error_t *e = NULL;
-    ok(kn_kinesis_create_stream(k, name, shards, KN_STREAM_MODE_PROVISIONED, &e), &e, "CreateStream");
+    ok(kn_kinesis_create_stream(k, name, shards, KN_STREAM_MODE_PROVISIONED, &e), &e,
+       "CreateStream");
     ok(kn_kinesis_wait_stream_active(k, name, WAIT_MS, &e), &e, "wait active");
 }
 
@@ -164,7 +171,8 @@ START_TEST(stream_lifecycle_and_paging) {
     kn_stream_summary_destroy(s);
 
     delete_gone(k, name);
-    ck_assert_int_eq(kn_kinesis_describe_stream_summary(k, name, &s, &e), KN_ERR_RESOURCE_NOT_FOUND);
+    ck_assert_int_eq(kn_kinesis_describe_stream_summary(k, name, &s, &e),
+                     KN_ERR_RESOURCE_NOT_FOUND);
     ck_assert_ptr_null(s);
     kn_error_destroy(e);
     kn_kinesis_destroy(k);
@@ -179,7 +187,8 @@ START_TEST(put_and_get_round_trip) {
     uint8_t all_bytes[256];
     for (int i = 0; i < 256; i++)
         all_bytes[i] = (uint8_t)i;
-    kn_put_entry_t first = {.data = all_bytes, .data_len = sizeof(all_bytes), .partition_key = "bin"};
+    kn_put_entry_t first = {
+        .data = all_bytes, .data_len = sizeof(all_bytes), .partition_key = "bin"};
     kn_put_record_result_t *pr = NULL;
     ok(kn_kinesis_put_record(k, name, &first, NULL, &pr, &e), &e, "PutRecord");
     ck_assert_str_eq(pr->shard_id, "shardId-000000000000");
@@ -205,7 +214,8 @@ START_TEST(put_and_get_round_trip) {
 
     char *it = NULL;
     kn_position_t th = {.type = KN_POSITION_TRIM_HORIZON};
-    ok(kn_kinesis_get_shard_iterator(k, name, "shardId-000000000000", &th, &it, &e), &e, "iterator");
+    ok(kn_kinesis_get_shard_iterator(k, name, "shardId-000000000000", &th, &it, &e), &e,
+       "iterator");
     kn_get_records_result_t *g = NULL;
     ok(kn_kinesis_get_records(k, it, 100, &g, &e), &e, "GetRecords");
     ck_assert_uint_eq(g->record_count, 4);
@@ -238,10 +248,11 @@ START_TEST(put_and_get_round_trip) {
                  {&latest, 0, NULL}};
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         kn_get_records_result_t *g2 = NULL;
-        ok(kn_kinesis_get_shard_iterator(k, name, "shardId-000000000000", cases[c].pos, &it, &e), &e,
-           "iterator type");
+        ok(kn_kinesis_get_shard_iterator(k, name, "shardId-000000000000", cases[c].pos, &it, &e),
+           &e, "iterator type");
         ok(kn_kinesis_get_records(k, it, 0, &g2, &e), &e, "GetRecords");
-        ck_assert_msg(g2->record_count == cases[c].expect, "case %zu: %zu records", c, g2->record_count);
+        ck_assert_msg(g2->record_count == cases[c].expect, "case %zu: %zu records", c,
+                      g2->record_count);
         if (cases[c].first)
             ck_assert_str_eq(g2->records[0].sequence_number, cases[c].first);
         kn_get_records_result_destroy(g2);
@@ -267,7 +278,8 @@ typedef struct {
     pthread_t thread;
 } waiter_t;
 
-#define WAITER_INIT {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, KN_OK, NULL, 0}
+#define WAITER_INIT \
+    { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, KN_OK, NULL, 0 }
 
 static void waiter_finish(waiter_t *w, void *result, const kn_error_t *err) {
     pthread_mutex_lock(&w->lock);
@@ -311,7 +323,8 @@ START_TEST(async_calls) {
                                 {.data = "b", .data_len = 1, .partition_key = "k2"}};
     kn_call_opts_t once = {.max_attempts = 1};
     waiter_t w1 = WAITER_INIT;
-    ok(kn_kinesis_put_records_async(k, name, entries, 2, &once, put_records_done, &w1, &e), &e, "put async");
+    ok(kn_kinesis_put_records_async(k, name, entries, 2, &once, put_records_done, &w1, &e), &e,
+       "put async");
     kn_put_records_result_t *pr = waiter_wait(&w1);
     ck_assert_uint_eq(pr->count, 2);
     ck_assert_uint_eq(pr->failed_record_count, 0);
@@ -320,7 +333,8 @@ START_TEST(async_calls) {
     kn_put_records_result_destroy(pr);
 
     waiter_t w2 = WAITER_INIT;
-    ok(kn_kinesis_list_shards_async(k, name, NULL, 0, NULL, NULL, list_shards_done, &w2, &e), &e, "list async");
+    ok(kn_kinesis_list_shards_async(k, name, NULL, 0, NULL, NULL, list_shards_done, &w2, &e), &e,
+       "list async");
     kn_shard_list_t *l = waiter_wait(&w2);
     ck_assert_uint_eq(l->count, 2);
     kn_shard_list_destroy(l);
@@ -339,8 +353,9 @@ START_TEST(async_calls) {
     free(it);
 
     /* Refused before sending: no callback, the error says why. */
-    ck_assert_int_eq(kn_kinesis_put_records_async(k, name, entries, 0, NULL, put_records_done, &w1, &e),
-                     KN_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        kn_kinesis_put_records_async(k, name, entries, 0, NULL, put_records_done, &w1, &e),
+        KN_ERR_INVALID_ARG);
     kn_error_destroy(e);
     delete_gone(k, name);
     kn_kinesis_destroy(k);
@@ -348,7 +363,8 @@ START_TEST(async_calls) {
 END_TEST
 
 /* Reads a closed shard from TRIM_HORIZON to its end; returns the last result. */
-static kn_get_records_result_t *read_to_end(kn_kinesis_t *k, const char *stream, const char *shard) {
+static kn_get_records_result_t *read_to_end(kn_kinesis_t *k, const char *stream,
+                                            const char *shard) {
     kn_error_t *e = NULL;
     char *it = NULL;
     kn_position_t th = {.type = KN_POSITION_TRIM_HORIZON};
@@ -371,7 +387,8 @@ START_TEST(resharding) {
     char name[64];
     kn_kinesis_t *k = with_stream("api-reshard", 2, name, sizeof(name));
     kn_error_t *e = NULL;
-    kn_put_entry_t one = {.data = "x", .data_len = 1, .partition_key = "p", .explicit_hash_key = "1"};
+    kn_put_entry_t one = {
+        .data = "x", .data_len = 1, .partition_key = "p", .explicit_hash_key = "1"};
     ok(kn_kinesis_put_record(k, name, &one, NULL, NULL, &e), &e, "PutRecord");
 
     /* Split shard 0 in the middle of its range: 2 parents' worth of open shards become 3. */
@@ -379,7 +396,9 @@ START_TEST(resharding) {
     ok(kn_kinesis_list_all_shards(k, name, NULL, &l, &e), &e, "list");
     ck_assert_str_eq(l->shards[0].shard_id, "shardId-000000000000");
     kn_shard_list_destroy(l);
-    ok(kn_kinesis_split_shard(k, name, "shardId-000000000000", "85070591730234615865843651857942052864", &e), &e, "SplitShard");
+    ok(kn_kinesis_split_shard(k, name, "shardId-000000000000",
+                              "85070591730234615865843651857942052864", &e),
+       &e, "SplitShard");
     ok(kn_kinesis_wait_stream_active(k, name, WAIT_MS, &e), &e, "wait after split");
     ck_assert_uint_eq(open_shards(k, name), 3);
     ok(kn_kinesis_list_all_shards(k, name, NULL, &l, &e), &e, "list all");
@@ -435,7 +454,8 @@ START_TEST(consumers) {
     kn_stream_consumer_destroy(c);
 
     kn_stream_consumer_t *active = NULL;
-    ok(kn_kinesis_wait_consumer_active(k, name, "app1", NULL, WAIT_MS, &active, &e), &e, "wait consumer");
+    ok(kn_kinesis_wait_consumer_active(k, name, "app1", NULL, WAIT_MS, &active, &e), &e,
+       "wait consumer");
     ck_assert_int_eq(active->status, KN_CONSUMER_STATUS_ACTIVE);
     ck_assert_str_eq(active->consumer_arn, arn);
     ck_assert_ptr_nonnull(active->stream_arn);
@@ -446,7 +466,8 @@ START_TEST(consumers) {
     kn_stream_consumer_destroy(c);
 
     /* A second registration of the same name is refused by the service. */
-    ck_assert_int_eq(kn_kinesis_register_stream_consumer(k, name, "app1", NULL, &e), KN_ERR_RESOURCE_IN_USE);
+    ck_assert_int_eq(kn_kinesis_register_stream_consumer(k, name, "app1", NULL, &e),
+                     KN_ERR_RESOURCE_IN_USE);
     kn_error_destroy(e);
 
     ok(kn_kinesis_deregister_stream_consumer(k, NULL, NULL, arn, &e), &e, "Deregister");
@@ -485,7 +506,8 @@ static void sub_open(void *opaque, const kn_http_response_t *resp) {
     pthread_mutex_lock(&s->lock);
     s->opened++;
     s->status = resp->status;
-    snprintf(s->content_type, sizeof(s->content_type), "%s", resp->content_type ? resp->content_type : "");
+    snprintf(s->content_type, sizeof(s->content_type), "%s",
+             resp->content_type ? resp->content_type : "");
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -528,16 +550,18 @@ START_TEST(subscribe_to_shard_plumbing) {
     ok(kn_kinesis_put_record(k, name, &rec, NULL, NULL, &e), &e, "PutRecord");
     kn_stream_consumer_t *c = NULL;
     ok(kn_kinesis_register_stream_consumer(k, name, "sub1", NULL, &e), &e, "Register");
-    ok(kn_kinesis_wait_consumer_active(k, name, "sub1", NULL, WAIT_MS, &c, &e), &e, "wait consumer");
+    ok(kn_kinesis_wait_consumer_active(k, name, "sub1", NULL, WAIT_MS, &c, &e), &e,
+       "wait consumer");
 
     sub_t s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
     s.bytes = malloc(STREAM_BUF_MAX);
-    kn_service_stream_cbs_t cbs = {.on_open = sub_open, .on_data = sub_data, .on_close = sub_close,
-                                   .opaque = &s};
+    kn_service_stream_cbs_t cbs = {
+        .on_open = sub_open, .on_data = sub_data, .on_close = sub_close, .opaque = &s};
     kn_position_t th = {.type = KN_POSITION_TRIM_HORIZON};
     kn_service_stream_t *st = NULL;
-    ok(kn_kinesis_subscribe_to_shard(k, c->consumer_arn, "shardId-000000000000", &th, &cbs, &st, &e), &e,
-       "SubscribeToShard");
+    ok(kn_kinesis_subscribe_to_shard(k, c->consumer_arn, "shardId-000000000000", &th, &cbs, &st,
+                                     &e),
+       &e, "SubscribeToShard");
     ck_assert_ptr_nonnull(st);
     pthread_mutex_lock(&s.lock);
     while (!s.chunks && !s.closed)
@@ -577,8 +601,9 @@ START_TEST(subscribe_to_shard_plumbing) {
     ck_assert(bad.close_code > KN_OK); /* a service error, parsed from the reply */
     pthread_mutex_unlock(&bad.lock);
     /* Bad arguments: refused before anything is sent. */
-    ck_assert_int_eq(kn_kinesis_subscribe_to_shard(k, "not-an-arn", "shardId-000000000000", &th, &cbs, &st, &e),
-                     KN_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        kn_kinesis_subscribe_to_shard(k, "not-an-arn", "shardId-000000000000", &th, &cbs, &st, &e),
+        KN_ERR_INVALID_ARG);
     ck_assert_ptr_null(st);
     kn_error_destroy(e);
 
@@ -599,7 +624,8 @@ START_TEST(missing_stream_not_retried) {
     kn_error_t *e = NULL;
     char name[64];
     kn_test_unique_name("api-missing", name, sizeof(name));
-    ck_assert_int_eq(kn_kinesis_describe_stream_summary(k, name, &s, &e), KN_ERR_RESOURCE_NOT_FOUND);
+    ck_assert_int_eq(kn_kinesis_describe_stream_summary(k, name, &s, &e),
+                     KN_ERR_RESOURCE_NOT_FOUND);
     ck_assert_ptr_null(s);
     ck_assert_int_eq(kn_error_code(e), KN_ERR_RESOURCE_NOT_FOUND);
     ck_assert_str_eq(kn_error_type(e), "ResourceNotFoundException");
@@ -611,7 +637,8 @@ START_TEST(missing_stream_not_retried) {
     ck_assert_int_eq(capture_count(&cap, "retrying"), 0);
     ck_assert_int_eq(capture_count(&cap, "failed after 1 attempt"), 1);
     /* Without an err out-parameter the code alone comes back. */
-    ck_assert_int_eq(kn_kinesis_describe_stream_summary(k, name, &s, NULL), KN_ERR_RESOURCE_NOT_FOUND);
+    ck_assert_int_eq(kn_kinesis_describe_stream_summary(k, name, &s, NULL),
+                     KN_ERR_RESOURCE_NOT_FOUND);
     kn_kinesis_destroy(k);
 }
 END_TEST
@@ -722,8 +749,8 @@ static kn_error_t *against(const char *reply, int close_after, int attempts, int
     return e;
 }
 
-#define HTTP200(body)                                                                  \
-    "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"                \
+#define HTTP200(body)                                                 \
+    "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n" \
     "x-amzn-RequestId: fake-1\r\nContent-Length: " #body "\r\n\r\n"
 
 static char *reply_with(const char *body) {
@@ -739,21 +766,22 @@ static char *reply_with(const char *body) {
 START_TEST(malformed_replies) {
     kn_test_safe_env();
     static const char *const bodies[] = {
-        "{\"StreamDescriptionSummary\":{\"StreamName\":",   /* truncated JSON */
+        "{\"StreamDescriptionSummary\":{\"StreamName\":", /* truncated JSON */
         "this is not json",
-        "{\"StreamDescriptionSummary\":[]}",                /* wrong type */
+        "{\"StreamDescriptionSummary\":[]}", /* wrong type */
         "{\"StreamDescriptionSummary\":{\"StreamName\":\"s1\",\"StreamARN\":\"a\","
         "\"StreamStatus\":5,\"RetentionPeriodHours\":24,\"OpenShardCount\":1}}",
         "{\"StreamDescriptionSummary\":{\"StreamName\":\"s1\",\"StreamARN\":\"a\","
         "\"StreamStatus\":\"ACTIVE\",\"RetentionPeriodHours\":24,\"OpenShardCount\":-3}}",
-        "{}",                                               /* required member missing */
+        "{}", /* required member missing */
         "[1]",
     };
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         char *reply = reply_with(bodies[i]);
         int accepted = 0;
         kn_error_t *e = against(reply, 0, 3, &accepted);
-        ck_assert_msg(kn_error_code(e) == KN_ERR_BAD_RESPONSE, "case %zu: %s", i, kn_err2name(kn_error_code(e)));
+        ck_assert_msg(kn_error_code(e) == KN_ERR_BAD_RESPONSE, "case %zu: %s", i,
+                      kn_err2name(kn_error_code(e)));
         ck_assert(!kn_error_is_retriable(e));
         ck_assert_int_eq(accepted, 1); /* a bad reply is not retried */
         kn_error_destroy(e);
@@ -785,8 +813,9 @@ START_TEST(unreachable_endpoint) {
     kn_test_log_init(&cap);
     kn_kinesis_t *k = client_for(url, 3, &cap, "debug");
     kn_error_t *e = NULL;
-    ck_assert_int_eq(kn_kinesis_describe_stream_summary(k, "s1", &(kn_stream_summary_t *){NULL}, &e),
-                     KN_ERR_TRANSPORT);
+    ck_assert_int_eq(
+        kn_kinesis_describe_stream_summary(k, "s1", &(kn_stream_summary_t *){NULL}, &e),
+        KN_ERR_TRANSPORT);
     ck_assert(kn_error_is_retriable(e));
     ck_assert_int_eq(kn_error_http_status(e), 0);
     kn_error_destroy(e);
@@ -801,10 +830,13 @@ START_TEST(construction_and_arguments) {
     kn_test_safe_env();
     char errstr[256] = "";
     kn_conf_t *conf = kn_conf_new();
-    ck_assert_int_eq(kn_conf_set(conf, "kinesis.endpoint.url", "ftp://x", errstr, sizeof(errstr)), KN_OK);
+    ck_assert_int_eq(kn_conf_set(conf, "kinesis.endpoint.url", "ftp://x", errstr, sizeof(errstr)),
+                     KN_OK);
     ck_assert_ptr_null(kn_kinesis_new(conf, errstr, sizeof(errstr)));
     ck_assert(strlen(errstr) > 0);
-    ck_assert_int_eq(kn_conf_set(conf, "kinesis.endpoint.url", "http://127.0.0.1:1", errstr, sizeof(errstr)), KN_OK);
+    ck_assert_int_eq(
+        kn_conf_set(conf, "kinesis.endpoint.url", "http://127.0.0.1:1", errstr, sizeof(errstr)),
+        KN_OK);
     ck_assert_int_eq(kn_conf_set(conf, "region", "eu-west-3", errstr, sizeof(errstr)), KN_OK);
     kn_kinesis_t *k = kn_kinesis_new(conf, errstr, sizeof(errstr));
     ck_assert_ptr_nonnull(k);
@@ -823,16 +855,19 @@ START_TEST(construction_and_arguments) {
                      KN_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(kn_error_message(e), "stream name"));
     kn_error_destroy(e);
-    ck_assert_int_eq(kn_kinesis_put_records(k, "s", NULL, 1, &(kn_put_records_result_t *){NULL}, &e),
-                     KN_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        kn_kinesis_put_records(k, "s", NULL, 1, &(kn_put_records_result_t *){NULL}, &e),
+        KN_ERR_INVALID_ARG);
     kn_error_destroy(e);
     ck_assert_int_eq(kn_kinesis_get_records(k, "", 0, &(kn_get_records_result_t *){NULL}, &e),
                      KN_ERR_INVALID_ARG);
     kn_error_destroy(e);
-    ck_assert_int_eq(kn_kinesis_register_stream_consumer(k, "s", "a b", NULL, NULL), KN_ERR_INVALID_ARG);
+    ck_assert_int_eq(kn_kinesis_register_stream_consumer(k, "s", "a b", NULL, NULL),
+                     KN_ERR_INVALID_ARG);
     ck_assert_int_eq(kn_kinesis_wait_stream_active(k, "s", -1, &e), KN_ERR_INVALID_ARG);
     kn_error_destroy(e);
-    ck_assert_int_eq(kn_kinesis_describe_stream_consumer(k, NULL, "app", NULL, &(kn_stream_consumer_t *){NULL}, &e),
+    ck_assert_int_eq(kn_kinesis_describe_stream_consumer(k, NULL, "app", NULL,
+                                                         &(kn_stream_consumer_t *){NULL}, &e),
                      KN_ERR_INVALID_ARG);
     kn_error_destroy(e);
     kn_kinesis_destroy(k);
@@ -853,8 +888,9 @@ START_TEST(secrets_never_logged) {
     char name[64];
     kn_test_unique_name("api-log", name, sizeof(name));
     kn_error_t *e = NULL;
-    ck_assert_int_eq(kn_kinesis_describe_stream_summary(k, name, &(kn_stream_summary_t *){NULL}, &e),
-                     KN_ERR_RESOURCE_NOT_FOUND);
+    ck_assert_int_eq(
+        kn_kinesis_describe_stream_summary(k, name, &(kn_stream_summary_t *){NULL}, &e),
+        KN_ERR_RESOURCE_NOT_FOUND);
     kn_error_destroy(e);
     kn_kinesis_destroy(k);
     /* Trace really logged the exchange (else the assertions below prove nothing)... */

@@ -27,16 +27,16 @@ static const char *str_member(const cJSON *o, const char *name) {
 }
 
 /* Expects a builder failure with KN_ERR_INVALID_ARG and a message. */
-#define ASSERT_INVALID(expr)                                                     \
-    do {                                                                         \
-        kn_error_t *e_ = NULL;                                                   \
-        kn_error_t **err = &e_;                                                  \
-        cJSON *j_ = (expr);                                                      \
-        ck_assert_ptr_null(j_);                                                  \
-        ck_assert_ptr_nonnull(e_);                                               \
-        ck_assert_int_eq(kn_error_code(e_), KN_ERR_INVALID_ARG);                 \
-        ck_assert(strlen(kn_error_message(e_)) > 0);                             \
-        kn_error_destroy(e_);                                                    \
+#define ASSERT_INVALID(expr)                                     \
+    do {                                                         \
+        kn_error_t *e_ = NULL;                                   \
+        kn_error_t **err = &e_;                                  \
+        cJSON *j_ = (expr);                                      \
+        ck_assert_ptr_null(j_);                                  \
+        ck_assert_ptr_nonnull(e_);                               \
+        ck_assert_int_eq(kn_error_code(e_), KN_ERR_INVALID_ARG); \
+        ck_assert(strlen(kn_error_message(e_)) > 0);             \
+        kn_error_destroy(e_);                                    \
     } while (0)
 
 START_TEST(create_stream_body) {
@@ -118,9 +118,11 @@ START_TEST(list_shards_body) {
     ck_assert_ptr_null(cJSON_GetObjectItem(j, "MaxResults"));
     cJSON_Delete(j);
 
-    kn_shard_filter_t after = {.type = KN_SHARD_FILTER_AFTER_SHARD_ID, .shard_id = "shardId-000000000002"};
+    kn_shard_filter_t after = {.type = KN_SHARD_FILTER_AFTER_SHARD_ID,
+                               .shard_id = "shardId-000000000002"};
     j = reparse(kn_kj_build_list_shards("s1", &after, 0, NULL, &e));
-    ck_assert_str_eq(str_member(cJSON_GetObjectItem(j, "ShardFilter"), "ShardId"), "shardId-000000000002");
+    ck_assert_str_eq(str_member(cJSON_GetObjectItem(j, "ShardFilter"), "ShardId"),
+                     "shardId-000000000002");
     cJSON_Delete(j);
     kn_shard_filter_t none = {.type = KN_SHARD_FILTER_NONE};
     j = reparse(kn_kj_build_list_shards("s1", &none, 0, NULL, &e));
@@ -143,7 +145,8 @@ START_TEST(resharding_bodies) {
     cJSON *j = reparse(kn_kj_build_split_shard("s1", "shardId-000000000000",
                                                "170141183460469231731687303715884105728", &e));
     ck_assert_str_eq(str_member(j, "ShardToSplit"), "shardId-000000000000");
-    ck_assert_str_eq(str_member(j, "NewStartingHashKey"), "170141183460469231731687303715884105728");
+    ck_assert_str_eq(str_member(j, "NewStartingHashKey"),
+                     "170141183460469231731687303715884105728");
     cJSON_Delete(j);
     ASSERT_INVALID(kn_kj_build_split_shard("s1", "shardId-000000000000",
                                            "340282366920938463463374607431768211456", err));
@@ -231,13 +234,25 @@ START_TEST(put_records_body) {
     ck_assert_int_eq(put_records_error(&one, 1), KN_ERR_INVALID_ARG);
     ck_assert_int_eq(put_records_error(entries, 0), KN_ERR_INVALID_ARG);
 
+    /* 5 MiB in all: five full records and their keys are over, five without keys' room are not. */
+    uint8_t *mib = calloc(1, KN_KINESIS_MAX_RECORD_DATA);
+    kn_put_entry_t five[5];
+    for (int i = 0; i < 5; i++)
+        five[i] = (kn_put_entry_t){
+            .data = mib, .data_len = KN_KINESIS_MAX_RECORD_DATA, .partition_key = "k"};
+    ck_assert_int_eq(put_records_error(five, 5), KN_ERR_INVALID_ARG);
+    five[4].data_len -= 5;
+    cJSON_Delete(put_records_json(five, 5, KN_KJ_VALIDATE));
+    free(mib);
+
     /* 501 entries: refused unless the limit checks are off (to provoke the server). */
     kn_put_entry_t *many = calloc(KN_KINESIS_MAX_PUT_RECORDS + 1, sizeof(*many));
     for (int i = 0; i <= KN_KINESIS_MAX_PUT_RECORDS; i++)
         many[i] = (kn_put_entry_t){.data = bin, .data_len = 1, .partition_key = "k"};
     ck_assert_int_eq(put_records_error(many, KN_KINESIS_MAX_PUT_RECORDS + 1), KN_ERR_INVALID_ARG);
     j = put_records_json(many, KN_KINESIS_MAX_PUT_RECORDS + 1, KN_KJ_NO_LIMITS);
-    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "Records")), KN_KINESIS_MAX_PUT_RECORDS + 1);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "Records")),
+                     KN_KINESIS_MAX_PUT_RECORDS + 1);
     cJSON_Delete(j);
     free(many);
 }
@@ -245,8 +260,10 @@ END_TEST
 
 START_TEST(put_record_body) {
     kn_error_t *e = NULL;
-    kn_put_entry_t en = {.data = "hi", .data_len = 2, .partition_key = "pk", .explicit_hash_key = "12"};
-    cJSON *j = reparse(kn_kj_build_put_record("s1", &en, "49590338271490256608559692538361571095921575989136588898", KN_KJ_VALIDATE, &e));
+    kn_put_entry_t en = {
+        .data = "hi", .data_len = 2, .partition_key = "pk", .explicit_hash_key = "12"};
+    cJSON *j = reparse(kn_kj_build_put_record(
+        "s1", &en, "49590338271490256608559692538361571095921575989136588898", KN_KJ_VALIDATE, &e));
     ck_assert_str_eq(str_member(j, "Data"), "aGk=");
     ck_assert_str_eq(str_member(j, "ExplicitHashKey"), "12");
     ck_assert_str_eq(str_member(j, "SequenceNumberForOrdering"),
@@ -259,11 +276,11 @@ END_TEST
 
 START_TEST(iterator_bodies) {
     kn_error_t *e = NULL;
-    static const char *const types[] = {"AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "TRIM_HORIZON",
-                                        "LATEST", "AT_TIMESTAMP"};
+    static const char *const types[] = {"AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER",
+                                        "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"};
     for (int t = KN_POSITION_AT_SEQUENCE_NUMBER; t <= KN_POSITION_AT_TIMESTAMP; t++) {
-        kn_position_t pos = {.type = (kn_position_type_t)t, .sequence_number = "123",
-                             .timestamp_ms = 1700000000123};
+        kn_position_t pos = {
+            .type = (kn_position_type_t)t, .sequence_number = "123", .timestamp_ms = 1700000000123};
         cJSON *built = kn_kj_build_get_shard_iterator("s1", "shardId-000000000000", &pos, &e);
         ck_assert_ptr_nonnull(built);
         char *text = cJSON_PrintUnformatted(built);
@@ -272,7 +289,8 @@ START_TEST(iterator_bodies) {
         ck_assert_str_eq(str_member(j, "ShardId"), "shardId-000000000000");
         int has_seq = t <= KN_POSITION_AFTER_SEQUENCE_NUMBER;
         ck_assert_int_eq(str_member(j, "StartingSequenceNumber") != NULL, has_seq);
-        ck_assert_int_eq(strstr(text, "\"Timestamp\":1700000000.123") != NULL, t == KN_POSITION_AT_TIMESTAMP);
+        ck_assert_int_eq(strstr(text, "\"Timestamp\":1700000000.123") != NULL,
+                         t == KN_POSITION_AT_TIMESTAMP);
         free(text);
         cJSON_Delete(j);
     }
@@ -293,8 +311,9 @@ START_TEST(iterator_bodies) {
     ASSERT_INVALID(kn_kj_build_get_records("AAAA", 10001, err));
 
     pos = (kn_position_t){.type = KN_POSITION_AFTER_SEQUENCE_NUMBER, .sequence_number = "77"};
-    j = reparse(kn_kj_build_subscribe_to_shard("arn:aws:kinesis:us-east-1:000000000000:stream/s1/consumer/c:1",
-                                               "shardId-000000000001", &pos, &e));
+    j = reparse(kn_kj_build_subscribe_to_shard(
+        "arn:aws:kinesis:us-east-1:000000000000:stream/s1/consumer/c:1", "shardId-000000000001",
+        &pos, &e));
     cJSON *sp = cJSON_GetObjectItem(j, "StartingPosition");
     ck_assert_str_eq(str_member(sp, "Type"), "AFTER_SEQUENCE_NUMBER");
     ck_assert_str_eq(str_member(sp, "SequenceNumber"), "77");
@@ -313,7 +332,8 @@ START_TEST(consumer_bodies) {
     cJSON_Delete(j);
     ASSERT_INVALID(kn_kj_build_register_consumer("s1", "app", err));
     ASSERT_INVALID(kn_kj_build_register_consumer(sarn, "a/b", err));
-    j = reparse(kn_kj_build_consumer_ref(NULL, NULL, "arn:aws:kinesis:x:1:stream/s/consumer/c:1", &e));
+    j = reparse(
+        kn_kj_build_consumer_ref(NULL, NULL, "arn:aws:kinesis:x:1:stream/s/consumer/c:1", &e));
     ck_assert_ptr_nonnull(str_member(j, "ConsumerARN"));
     ck_assert_ptr_null(cJSON_GetObjectItem(j, "StreamARN"));
     cJSON_Delete(j);
@@ -348,11 +368,12 @@ static kn_err_t checked(kn_err_t rc) {
 
 START_TEST(parse_put_records_reply) {
     kn_put_records_result_t *r = NULL;
-    const char *ok = "{\"FailedRecordCount\":1,\"Records\":["
-                     "{\"SequenceNumber\":\"4959\",\"ShardId\":\"shardId-000000000001\"},"
-                     "{\"ErrorCode\":\"ProvisionedThroughputExceededException\",\"ErrorMessage\":\"slow\"},"
-                     "{\"SequenceNumber\":\"4960\",\"ShardId\":\"shardId-000000000000\"}],"
-                     "\"EncryptionType\":\"NONE\"}";
+    const char *ok =
+        "{\"FailedRecordCount\":1,\"Records\":["
+        "{\"SequenceNumber\":\"4959\",\"ShardId\":\"shardId-000000000001\"},"
+        "{\"ErrorCode\":\"ProvisionedThroughputExceededException\",\"ErrorMessage\":\"slow\"},"
+        "{\"SequenceNumber\":\"4960\",\"ShardId\":\"shardId-000000000000\"}],"
+        "\"EncryptionType\":\"NONE\"}";
     ck_assert_int_eq(PARSE(kn_kj_parse_put_records, ok, 3, &r), KN_OK);
     ck_assert_uint_eq(r->count, 3);
     ck_assert_uint_eq(r->failed_record_count, 1);
@@ -382,14 +403,18 @@ START_TEST(parse_put_records_reply) {
                      KN_ERR_BAD_RESPONSE);
     ck_assert_int_eq(PARSE(kn_kj_parse_put_records, "{\"Records\":[{\"ShardId\":\"s\"}]}", 1, &r),
                      KN_ERR_BAD_RESPONSE);
-    ck_assert_int_eq(PARSE(kn_kj_parse_put_records, "{\"Records\":{}}", 1, &r), KN_ERR_BAD_RESPONSE);
-    ck_assert_int_eq(PARSE(kn_kj_parse_put_records, "{}", 1, &r), KN_ERR_BAD_RESPONSE);
-    ck_assert_int_eq(PARSE(kn_kj_parse_put_records, "{\"Records\":[7]}", 1, &r), KN_ERR_BAD_RESPONSE);
-    ck_assert_int_eq(PARSE(kn_kj_parse_put_records, "[]", 1, &r), KN_ERR_BAD_RESPONSE);
-    ck_assert_int_eq(PARSE(kn_kj_parse_put_records,
-                           "{\"FailedRecordCount\":-1,\"Records\":[{\"SequenceNumber\":\"1\",\"ShardId\":\"s\"}]}",
-                           1, &r),
+    ck_assert_int_eq(PARSE(kn_kj_parse_put_records, "{\"Records\":{}}", 1, &r),
                      KN_ERR_BAD_RESPONSE);
+    ck_assert_int_eq(PARSE(kn_kj_parse_put_records, "{}", 1, &r), KN_ERR_BAD_RESPONSE);
+    ck_assert_int_eq(PARSE(kn_kj_parse_put_records, "{\"Records\":[7]}", 1, &r),
+                     KN_ERR_BAD_RESPONSE);
+    ck_assert_int_eq(PARSE(kn_kj_parse_put_records, "[]", 1, &r), KN_ERR_BAD_RESPONSE);
+    ck_assert_int_eq(
+        PARSE(
+            kn_kj_parse_put_records,
+            "{\"FailedRecordCount\":-1,\"Records\":[{\"SequenceNumber\":\"1\",\"ShardId\":\"s\"}]}",
+            1, &r),
+        KN_ERR_BAD_RESPONSE);
 }
 END_TEST
 
@@ -426,37 +451,48 @@ START_TEST(parse_get_records_reply) {
     ck_assert_str_eq(r->child_shards[0].ending_hash_key, "340282366920938463463374607431768211455");
     kn_get_records_result_destroy(r);
 
-    ck_assert_int_eq(PARSE(kn_kj_parse_get_records,
-                           "{\"Records\":[],\"NextShardIterator\":\"it2\",\"MillisBehindLatest\":5}", &r),
-                     KN_OK);
+    ck_assert_int_eq(
+        PARSE(kn_kj_parse_get_records,
+              "{\"Records\":[],\"NextShardIterator\":\"it2\",\"MillisBehindLatest\":5}", &r),
+        KN_OK);
     ck_assert_uint_eq(r->record_count, 0);
     ck_assert_str_eq(r->next_shard_iterator, "it2");
     ck_assert_int_eq(r->millis_behind_latest, 5);
     kn_get_records_result_destroy(r);
     kn_get_records_result_destroy(NULL);
 
-    static const char *const bad[] = {
-        "{\"Records\":[{\"Data\":\"A\",\"PartitionKey\":\"k\",\"SequenceNumber\":\"1\"}]}", /* base64 */
-        "{\"Records\":[{\"Data\":\"AA==\",\"PartitionKey\":\"k\",\"SequenceNumber\":1}]}",
-        "{\"Records\":[{\"Data\":\"AA==\",\"SequenceNumber\":\"1\"}]}",
-        "{\"Records\":[{\"PartitionKey\":\"k\",\"SequenceNumber\":\"1\"}]}",
-        "{\"Records\":[{\"Data\":\"AA==\",\"PartitionKey\":\"k\",\"SequenceNumber\":\"1\","
-        "\"ApproximateArrivalTimestamp\":\"yesterday\"}]}",
-        "{\"Records\":[{\"Data\":\"AA==\",\"PartitionKey\":\"k\",\"SequenceNumber\":\"1\","
-        "\"ApproximateArrivalTimestamp\":-5}]}",
-        "{\"Records\":[],\"MillisBehindLatest\":\"0\"}",
-        "{\"Records\":[],\"MillisBehindLatest\":1.5}",
-        "{\"Records\":[],\"NextShardIterator\":17}",
-        "{\"Records\":null}",
-        "{\"Records\":[],\"ChildShards\":[{\"ShardId\":\"c\",\"ParentShards\":[\"p\"]}]}",
-        "{\"Records\":[],\"ChildShards\":[{\"ShardId\":\"c\",\"ParentShards\":[3],"
-        "\"HashKeyRange\":{\"StartingHashKey\":\"0\",\"EndingHashKey\":\"1\"}}]}",
-        "{\"Records\":[],\"ChildShards\":[{\"ShardId\":\"c\",\"ParentShards\":[\"p\"],"
-        "\"HashKeyRange\":{\"StartingHashKey\":\"0\",\"EndingHashKey\":\"340282366920938463463374607431768211456\"}}]}",
-        "{\"Records\":[\"x\"]}",
-    };
+    static const char
+        *const
+            bad[] =
+                {
+                    "{\"Records\":[{\"Data\":\"A\",\"PartitionKey\":\"k\",\"SequenceNumber\":\"1\"}"
+                    "]}", /* base64 */
+                    "{\"Records\":[{\"Data\":\"AA==\",\"PartitionKey\":\"k\",\"SequenceNumber\":1}]"
+                    "}",
+                    "{\"Records\":[{\"Data\":\"AA==\",\"SequenceNumber\":\"1\"}]}",
+                    "{\"Records\":[{\"PartitionKey\":\"k\",\"SequenceNumber\":\"1\"}]}",
+                    "{\"Records\":[{\"Data\":\"AA==\",\"PartitionKey\":\"k\",\"SequenceNumber\":"
+                    "\"1\","
+                    "\"ApproximateArrivalTimestamp\":\"yesterday\"}]}",
+                    "{\"Records\":[{\"Data\":\"AA==\",\"PartitionKey\":\"k\",\"SequenceNumber\":"
+                    "\"1\","
+                    "\"ApproximateArrivalTimestamp\":-5}]}",
+                    "{\"Records\":[],\"MillisBehindLatest\":\"0\"}",
+                    "{\"Records\":[],\"MillisBehindLatest\":1.5}",
+                    "{\"Records\":[],\"NextShardIterator\":17}",
+                    "{\"Records\":null}",
+                    "{\"Records\":[],\"ChildShards\":[{\"ShardId\":\"c\",\"ParentShards\":[\"p\"]}]"
+                    "}",
+                    "{\"Records\":[],\"ChildShards\":[{\"ShardId\":\"c\",\"ParentShards\":[3],"
+                    "\"HashKeyRange\":{\"StartingHashKey\":\"0\",\"EndingHashKey\":\"1\"}}]}",
+                    "{\"Records\":[],\"ChildShards\":[{\"ShardId\":\"c\",\"ParentShards\":[\"p\"],"
+                    "\"HashKeyRange\":{\"StartingHashKey\":\"0\",\"EndingHashKey\":"
+                    "\"340282366920938463463374607431768211456\"}}]}",
+                    "{\"Records\":[\"x\"]}",
+                };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        ck_assert_msg(PARSE(kn_kj_parse_get_records, bad[i], &r) == KN_ERR_BAD_RESPONSE, "case %zu", i);
+        ck_assert_msg(PARSE(kn_kj_parse_get_records, bad[i], &r) == KN_ERR_BAD_RESPONSE, "case %zu",
+                      i);
         ck_assert_ptr_null(r);
     }
 }
@@ -464,15 +500,17 @@ END_TEST
 
 START_TEST(parse_list_shards_reply) {
     kn_shard_list_t *l = NULL;
-    const char *ok = "{\"Shards\":["
-                     "{\"ShardId\":\"shardId-000000000000\",\"HashKeyRange\":{\"StartingHashKey\":\"0\","
-                     "\"EndingHashKey\":\"170141183460469231731687303715884105727\"},"
-                     "\"SequenceNumberRange\":{\"StartingSequenceNumber\":\"1\",\"EndingSequenceNumber\":\"9223372036854775807\"}},"
-                     "{\"ShardId\":\"shardId-000000000002\",\"ParentShardId\":\"shardId-000000000000\","
-                     "\"AdjacentParentShardId\":\"shardId-000000000001\","
-                     "\"HashKeyRange\":{\"StartingHashKey\":\"0\",\"EndingHashKey\":\"5\"},"
-                     "\"SequenceNumberRange\":{\"StartingSequenceNumber\":\"2\"}}],"
-                     "\"NextToken\":\"s1::shardId-000000000002\"}";
+    const char *ok =
+        "{\"Shards\":["
+        "{\"ShardId\":\"shardId-000000000000\",\"HashKeyRange\":{\"StartingHashKey\":\"0\","
+        "\"EndingHashKey\":\"170141183460469231731687303715884105727\"},"
+        "\"SequenceNumberRange\":{\"StartingSequenceNumber\":\"1\",\"EndingSequenceNumber\":"
+        "\"9223372036854775807\"}},"
+        "{\"ShardId\":\"shardId-000000000002\",\"ParentShardId\":\"shardId-000000000000\","
+        "\"AdjacentParentShardId\":\"shardId-000000000001\","
+        "\"HashKeyRange\":{\"StartingHashKey\":\"0\",\"EndingHashKey\":\"5\"},"
+        "\"SequenceNumberRange\":{\"StartingSequenceNumber\":\"2\"}}],"
+        "\"NextToken\":\"s1::shardId-000000000002\"}";
     ck_assert_int_eq(PARSE(kn_kj_parse_list_shards, ok, &l), KN_OK);
     ck_assert_uint_eq(l->count, 2);
     ck_assert_str_eq(l->shards[0].ending_sequence_number, "9223372036854775807");
@@ -487,7 +525,8 @@ START_TEST(parse_list_shards_reply) {
     kn_shard_list_destroy(l);
     ck_assert_int_eq(PARSE(kn_kj_parse_list_shards, "{\"Shards\":[{\"ShardId\":\"x\"}]}", &l),
                      KN_ERR_BAD_RESPONSE);
-    ck_assert_int_eq(PARSE(kn_kj_parse_list_shards, "{\"Shards\":\"all\"}", &l), KN_ERR_BAD_RESPONSE);
+    ck_assert_int_eq(PARSE(kn_kj_parse_list_shards, "{\"Shards\":\"all\"}", &l),
+                     KN_ERR_BAD_RESPONSE);
     ck_assert_int_eq(PARSE(kn_kj_parse_list_shards, "{\"Shards\":[],\"NextToken\":5}", &l),
                      KN_ERR_BAD_RESPONSE);
 }
@@ -495,12 +534,13 @@ END_TEST
 
 START_TEST(parse_summary_consumer_iterator) {
     kn_stream_summary_t *s = NULL;
-    const char *ok = "{\"StreamDescriptionSummary\":{\"StreamName\":\"s1\","
-                     "\"StreamARN\":\"arn:aws:kinesis:us-east-1:000000000000:stream/s1\","
-                     "\"StreamStatus\":\"ACTIVE\",\"StreamModeDetails\":{\"StreamMode\":\"ON_DEMAND\"},"
-                     "\"RetentionPeriodHours\":24,\"StreamCreationTimestamp\":1700000000.5,"
-                     "\"EnhancedMonitoring\":[],\"EncryptionType\":\"NONE\",\"OpenShardCount\":4,"
-                     "\"ConsumerCount\":1}}";
+    const char *ok =
+        "{\"StreamDescriptionSummary\":{\"StreamName\":\"s1\","
+        "\"StreamARN\":\"arn:aws:kinesis:us-east-1:000000000000:stream/s1\","
+        "\"StreamStatus\":\"ACTIVE\",\"StreamModeDetails\":{\"StreamMode\":\"ON_DEMAND\"},"
+        "\"RetentionPeriodHours\":24,\"StreamCreationTimestamp\":1700000000.5,"
+        "\"EnhancedMonitoring\":[],\"EncryptionType\":\"NONE\",\"OpenShardCount\":4,"
+        "\"ConsumerCount\":1}}";
     ck_assert_int_eq(PARSE(kn_kj_parse_stream_summary, ok, &s), KN_OK);
     ck_assert_str_eq(s->stream_name, "s1");
     ck_assert_int_eq(s->status, KN_STREAM_STATUS_ACTIVE);
@@ -510,54 +550,63 @@ START_TEST(parse_summary_consumer_iterator) {
     ck_assert_int_eq(s->open_shard_count, 4);
     ck_assert_int_eq(s->consumer_count, 1);
     kn_stream_summary_destroy(s);
-    ck_assert_int_eq(PARSE(kn_kj_parse_stream_summary,
-                           "{\"StreamDescriptionSummary\":{\"StreamName\":\"s1\",\"StreamARN\":\"a\","
-                           "\"StreamStatus\":\"MELTING\",\"RetentionPeriodHours\":24,\"OpenShardCount\":1}}",
-                           &s),
-                     KN_OK);
+    ck_assert_int_eq(
+        PARSE(kn_kj_parse_stream_summary,
+              "{\"StreamDescriptionSummary\":{\"StreamName\":\"s1\",\"StreamARN\":\"a\","
+              "\"StreamStatus\":\"MELTING\",\"RetentionPeriodHours\":24,\"OpenShardCount\":1}}",
+              &s),
+        KN_OK);
     ck_assert_int_eq(s->status, KN_STREAM_STATUS_UNKNOWN);
     ck_assert_int_eq(s->consumer_count, -1);
     kn_stream_summary_destroy(s);
-    ck_assert_int_eq(PARSE(kn_kj_parse_stream_summary,
-                           "{\"StreamDescriptionSummary\":{\"StreamName\":\"s1\",\"StreamStatus\":\"ACTIVE\","
-                           "\"RetentionPeriodHours\":24,\"OpenShardCount\":1}}",
-                           &s),
-                     KN_ERR_BAD_RESPONSE);
-    ck_assert_int_eq(PARSE(kn_kj_parse_stream_summary,
-                           "{\"StreamDescriptionSummary\":{\"StreamName\":\"s1\",\"StreamARN\":\"a\","
-                           "\"StreamStatus\":\"ACTIVE\",\"RetentionPeriodHours\":24,\"OpenShardCount\":1e300}}",
-                           &s),
-                     KN_ERR_BAD_RESPONSE);
+    ck_assert_int_eq(
+        PARSE(kn_kj_parse_stream_summary,
+              "{\"StreamDescriptionSummary\":{\"StreamName\":\"s1\",\"StreamStatus\":\"ACTIVE\","
+              "\"RetentionPeriodHours\":24,\"OpenShardCount\":1}}",
+              &s),
+        KN_ERR_BAD_RESPONSE);
+    ck_assert_int_eq(
+        PARSE(kn_kj_parse_stream_summary,
+              "{\"StreamDescriptionSummary\":{\"StreamName\":\"s1\",\"StreamARN\":\"a\","
+              "\"StreamStatus\":\"ACTIVE\",\"RetentionPeriodHours\":24,\"OpenShardCount\":1e300}}",
+              &s),
+        KN_ERR_BAD_RESPONSE);
 
     kn_stream_consumer_t *c = NULL;
-    ck_assert_int_eq(PARSE(kn_kj_parse_consumer,
-                           "{\"ConsumerDescription\":{\"ConsumerName\":\"app\",\"ConsumerARN\":\"arn:c\","
-                           "\"ConsumerStatus\":\"CREATING\",\"ConsumerCreationTimestamp\":1700000000,"
-                           "\"StreamARN\":\"arn:s\"}}",
-                           "ConsumerDescription", &c),
-                     KN_OK);
+    ck_assert_int_eq(
+        PARSE(kn_kj_parse_consumer,
+              "{\"ConsumerDescription\":{\"ConsumerName\":\"app\",\"ConsumerARN\":\"arn:c\","
+              "\"ConsumerStatus\":\"CREATING\",\"ConsumerCreationTimestamp\":1700000000,"
+              "\"StreamARN\":\"arn:s\"}}",
+              "ConsumerDescription", &c),
+        KN_OK);
     ck_assert_int_eq(c->status, KN_CONSUMER_STATUS_CREATING);
     ck_assert_str_eq(c->stream_arn, "arn:s");
     ck_assert_int_eq(c->creation_timestamp_ms, 1700000000000);
     kn_stream_consumer_destroy(c);
-    ck_assert_int_eq(PARSE(kn_kj_parse_consumer, "{\"Consumer\":{\"ConsumerName\":\"app\"}}", "Consumer", &c),
-                     KN_ERR_BAD_RESPONSE);
+    ck_assert_int_eq(
+        PARSE(kn_kj_parse_consumer, "{\"Consumer\":{\"ConsumerName\":\"app\"}}", "Consumer", &c),
+        KN_ERR_BAD_RESPONSE);
 
     char *it = NULL;
     ck_assert_int_eq(PARSE(kn_kj_parse_shard_iterator, "{\"ShardIterator\":\"abc\"}", &it), KN_OK);
     ck_assert_str_eq(it, "abc");
     free(it);
-    ck_assert_int_eq(PARSE(kn_kj_parse_shard_iterator, "{\"ShardIterator\":\"\"}", &it), KN_ERR_BAD_RESPONSE);
-    ck_assert_int_eq(PARSE(kn_kj_parse_shard_iterator, "{\"ShardIterator\":[]}", &it), KN_ERR_BAD_RESPONSE);
+    ck_assert_int_eq(PARSE(kn_kj_parse_shard_iterator, "{\"ShardIterator\":\"\"}", &it),
+                     KN_ERR_BAD_RESPONSE);
+    ck_assert_int_eq(PARSE(kn_kj_parse_shard_iterator, "{\"ShardIterator\":[]}", &it),
+                     KN_ERR_BAD_RESPONSE);
 }
 END_TEST
 
 /* A reply as the transport would hand it over. */
 static kn_err_t reply(int status, const char *body, const char *request_id, cJSON **result,
                       kn_error_t **err) {
-    kn_http_response_t resp = {.status = status, .http_version = 11,
+    kn_http_response_t resp = {.status = status,
+                               .http_version = 11,
                                .request_id = (char *)request_id,
-                               .body = (uint8_t *)body, .body_len = strlen(body)};
+                               .body = (uint8_t *)body,
+                               .body_len = strlen(body)};
     return kn_service_parse_reply(&resp, result, err);
 }
 
@@ -571,7 +620,7 @@ START_TEST(service_reply_mapping) {
     ck_assert(cJSON_IsObject(res));
     cJSON_Delete(res);
 
-    static const char *const broken[] = {"{\"a\":", "not json", "[1,2]", "{\"a\":1} trailing",
+    static const char *const broken[] = {"{\"a\":", "not json",   "[1,2]", "{\"a\":1} trailing",
                                          "\"str\"", "{\"a\":1}{}"};
     for (size_t i = 0; i < sizeof(broken) / sizeof(broken[0]); i++) {
         ck_assert_int_eq(reply(200, broken[i], "rid-9", &res, &e), KN_ERR_BAD_RESPONSE);
@@ -593,17 +642,20 @@ START_TEST(service_reply_mapping) {
     ck_assert_int_eq(kn_error_http_status(e), 400);
     ck_assert(!kn_error_is_retriable(e));
     kn_error_destroy(e);
-    ck_assert_int_eq(reply(400, "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException\","
-                                "\"Message\":\"The conditional request failed\"}",
-                           NULL, &res, &e),
-                     KN_ERR_CONDITIONAL_CHECK_FAILED);
+    ck_assert_int_eq(
+        reply(400,
+              "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException\","
+              "\"Message\":\"The conditional request failed\"}",
+              NULL, &res, &e),
+        KN_ERR_CONDITIONAL_CHECK_FAILED);
     ck_assert_str_eq(kn_error_message(e), "The conditional request failed");
     kn_error_destroy(e);
     ck_assert_int_eq(reply(500, "Internal Server Error", NULL, &res, &e), KN_ERR_INTERNAL_FAILURE);
     ck_assert(kn_error_is_retriable(e));
     ck_assert_ptr_nonnull(strstr(kn_error_message(e), "Internal Server Error"));
     kn_error_destroy(e);
-    ck_assert_int_eq(reply(404, "<UnknownOperationException/>\n", NULL, &res, &e), KN_ERR_UNKNOWN_OPERATION);
+    ck_assert_int_eq(reply(404, "<UnknownOperationException/>\n", NULL, &res, &e),
+                     KN_ERR_UNKNOWN_OPERATION);
     ck_assert_str_eq(kn_error_type(e), "UnknownOperationException");
     kn_error_destroy(e);
     ck_assert_int_eq(reply(503, "", NULL, &res, &e), KN_ERR_SERVICE_UNAVAILABLE);
@@ -616,8 +668,9 @@ START_TEST(service_reply_mapping) {
 END_TEST
 
 START_TEST(json_getters) {
-    cJSON *o = cJSON_Parse("{\"s\":\"x\",\"e\":\"\",\"n\":3,\"f\":2.5,\"big\":1e20,\"b\":true,\"z\":null,"
-                           "\"d\":\"0123\",\"t\":1700000000.0004}");
+    cJSON *o =
+        cJSON_Parse("{\"s\":\"x\",\"e\":\"\",\"n\":3,\"f\":2.5,\"big\":1e20,\"b\":true,\"z\":null,"
+                    "\"d\":\"0123\",\"t\":1700000000.0004}");
     kn_error_t *e = NULL;
     const char *s;
     int64_t v = -7;
@@ -636,15 +689,19 @@ START_TEST(json_getters) {
     struct {
         int rc;
     } fails[] = {
-        {kn_json_str(o, "e", 1, 0, &s, &e)},    {kn_json_str(o, "n", 1, 0, &s, &e)},
-        {kn_json_int(o, "n", 1, 4, 10, &v, &e)}, {kn_json_int(o, "f", 1, 0, 10, &v, &e)},
+        {kn_json_str(o, "e", 1, 0, &s, &e)},
+        {kn_json_str(o, "n", 1, 0, &s, &e)},
+        {kn_json_int(o, "n", 1, 4, 10, &v, &e)},
+        {kn_json_int(o, "f", 1, 0, 10, &v, &e)},
         {kn_json_int(o, "big", 1, 0, INT64_MAX, &v, &e)},
-        {kn_json_int(o, "z", 1, 0, 1, &v, &e)},  {kn_json_bool(o, "n", 1, (int *)&v, &e)},
+        {kn_json_int(o, "z", 1, 0, 1, &v, &e)},
+        {kn_json_bool(o, "n", 1, (int *)&v, &e)},
     };
     for (size_t i = 0; i < sizeof(fails) / sizeof(fails[0]); i++)
         ck_assert_int_eq(fails[i].rc, -1);
     ck_assert_int_eq(kn_error_code(e), KN_ERR_BAD_RESPONSE);
-    ck_assert_ptr_nonnull(strstr(kn_error_message(e), "'e'")); /* the first failure names its field */
+    ck_assert_ptr_nonnull(
+        strstr(kn_error_message(e), "'e'")); /* the first failure names its field */
     kn_error_destroy(e);
     e = NULL;
     char *d = NULL;

@@ -34,18 +34,20 @@ extern "C" {
 #endif
 
 /* Service limits, checked before sending. */
-#define KN_KINESIS_MAX_STREAM_NAME 128        /**< characters in a stream name */
-#define KN_KINESIS_MAX_ARN 2048               /**< characters in a stream or consumer ARN */
-#define KN_KINESIS_MAX_CONSUMER_NAME 128      /**< characters in a consumer name */
-#define KN_KINESIS_MAX_SHARD_ID 128           /**< characters in a shard id */
-#define KN_KINESIS_MAX_SHARD_COUNT 100000     /**< shards in CreateStream / UpdateShardCount */
-#define KN_KINESIS_MAX_PARTITION_KEY 256      /**< Unicode characters in a partition key */
-#define KN_KINESIS_MAX_RECORD_DATA (1024 * 1024) /**< bytes of data in one record */
-#define KN_KINESIS_MAX_PUT_RECORDS 500        /**< entries in one PutRecords call */
-#define KN_KINESIS_MAX_GET_RECORDS 10000      /**< Limit of one GetRecords call */
-#define KN_KINESIS_MAX_LIST_SHARDS 10000      /**< MaxResults of one ListShards call */
-#define KN_KINESIS_MAX_SEQUENCE_NUMBER 129    /**< digits in a sequence number */
-#define KN_KINESIS_MAX_HASH_KEY 39            /**< digits in a hash key (< 2^128) */
+#define KN_KINESIS_MAX_STREAM_NAME   128           /**< characters in a stream name */
+#define KN_KINESIS_MAX_ARN           2048          /**< characters in a stream or consumer ARN */
+#define KN_KINESIS_MAX_CONSUMER_NAME 128           /**< characters in a consumer name */
+#define KN_KINESIS_MAX_SHARD_ID      128           /**< characters in a shard id */
+#define KN_KINESIS_MAX_SHARD_COUNT   100000        /**< shards in CreateStream / UpdateShardCount */
+#define KN_KINESIS_MAX_PARTITION_KEY 256           /**< UTF-16 units in a partition key */
+#define KN_KINESIS_MAX_RECORD_DATA   (1024 * 1024) /**< bytes of data in one record */
+#define KN_KINESIS_MAX_PUT_RECORDS   500           /**< entries in one PutRecords call */
+/** Bytes of data and partition keys in one PutRecords call. */
+#define KN_KINESIS_MAX_PUT_RECORDS_BYTES (5 * 1024 * 1024)
+#define KN_KINESIS_MAX_GET_RECORDS     10000 /**< Limit of one GetRecords call */
+#define KN_KINESIS_MAX_LIST_SHARDS     10000 /**< MaxResults of one ListShards call */
+#define KN_KINESIS_MAX_SEQUENCE_NUMBER 129   /**< digits in a sequence number */
+#define KN_KINESIS_MAX_HASH_KEY        39    /**< digits in a hash key (< 2^128) */
 
 /** A Kinesis client. Opaque. */
 typedef struct kn_kinesis_s kn_kinesis_t;
@@ -89,13 +91,13 @@ typedef struct kn_stream_summary_s {
     char *stream_name;
     char *stream_arn;
     kn_stream_status_t status;
-    kn_stream_mode_t mode;            /**< PROVISIONED when the reply omits it */
+    kn_stream_mode_t mode; /**< PROVISIONED when the reply omits it */
     int retention_period_hours;
-    int64_t creation_timestamp_ms;    /**< epoch milliseconds, 0 when absent */
+    int64_t creation_timestamp_ms; /**< epoch milliseconds, 0 when absent */
     int open_shard_count;
-    int consumer_count;               /**< -1 when absent */
-    char *encryption_type;            /**< "NONE", "KMS", or NULL when absent */
-    char *key_id;                     /**< KMS key, or NULL */
+    int consumer_count;    /**< -1 when absent */
+    char *encryption_type; /**< "NONE", "KMS", or NULL when absent */
+    char *key_id;          /**< KMS key, or NULL */
 } kn_stream_summary_t;
 
 /** Frees a summary. Accepts NULL. */
@@ -114,8 +116,8 @@ kn_err_t kn_kinesis_create_stream(kn_kinesis_t *k, const char *stream_name, int 
  * DeleteStream. With `enforce_consumer_deletion` nonzero, registered enhanced
  * fan-out consumers are deleted too (else their presence fails the call).
  */
-kn_err_t kn_kinesis_delete_stream(kn_kinesis_t *k, const char *stream, int enforce_consumer_deletion,
-                                  kn_error_t **err);
+kn_err_t kn_kinesis_delete_stream(kn_kinesis_t *k, const char *stream,
+                                  int enforce_consumer_deletion, kn_error_t **err);
 
 /** DescribeStreamSummary. On KN_OK *out is a summary the caller destroys. */
 kn_err_t kn_kinesis_describe_stream_summary(kn_kinesis_t *k, const char *stream,
@@ -128,7 +130,10 @@ kn_err_t kn_kinesis_describe_stream_summary(kn_kinesis_t *k, const char *stream,
 kn_err_t kn_kinesis_wait_stream_active(kn_kinesis_t *k, const char *stream, int64_t timeout_ms,
                                        kn_error_t **err);
 
-/** Polls DescribeStreamSummary until it reports ResourceNotFound. KN_ERR_TIMED_OUT after `timeout_ms`. */
+/**
+ * Polls DescribeStreamSummary until it reports ResourceNotFound.
+ * KN_ERR_TIMED_OUT after `timeout_ms`.
+ */
 kn_err_t kn_kinesis_wait_stream_deleted(kn_kinesis_t *k, const char *stream, int64_t timeout_ms,
                                         kn_error_t **err);
 
@@ -139,37 +144,37 @@ typedef struct kn_shard_s {
     char *shard_id;
     char *parent_shard_id;
     char *adjacent_parent_shard_id;
-    char *starting_hash_key;          /**< decimal, inclusive */
-    char *ending_hash_key;            /**< decimal, inclusive */
+    char *starting_hash_key; /**< decimal, inclusive */
+    char *ending_hash_key;   /**< decimal, inclusive */
     char *starting_sequence_number;
-    char *ending_sequence_number;     /**< NULL while the shard is open */
+    char *ending_sequence_number; /**< NULL while the shard is open */
 } kn_shard_t;
 
 /** A page (or, from kn_kinesis_list_all_shards, the whole list) of shards. */
 typedef struct kn_shard_list_s {
     kn_shard_t *shards;
     size_t count;
-    char *next_token;                 /**< NULL on the last page */
+    char *next_token; /**< NULL on the last page */
 } kn_shard_list_t;
 
 /** Frees a shard list. Accepts NULL. */
 void kn_shard_list_destroy(kn_shard_list_t *l);
 
 typedef enum {
-    KN_SHARD_FILTER_NONE = 0,         /**< no filter: every shard in the retention period */
-    KN_SHARD_FILTER_AFTER_SHARD_ID,   /**< shards after `shard_id` */
+    KN_SHARD_FILTER_NONE = 0,       /**< no filter: every shard in the retention period */
+    KN_SHARD_FILTER_AFTER_SHARD_ID, /**< shards after `shard_id` */
     KN_SHARD_FILTER_AT_TRIM_HORIZON,
     KN_SHARD_FILTER_FROM_TRIM_HORIZON,
-    KN_SHARD_FILTER_AT_LATEST,        /**< the open shards */
-    KN_SHARD_FILTER_AT_TIMESTAMP,     /**< uses `timestamp_ms` */
-    KN_SHARD_FILTER_FROM_TIMESTAMP    /**< uses `timestamp_ms` */
+    KN_SHARD_FILTER_AT_LATEST,     /**< the open shards */
+    KN_SHARD_FILTER_AT_TIMESTAMP,  /**< uses `timestamp_ms` */
+    KN_SHARD_FILTER_FROM_TIMESTAMP /**< uses `timestamp_ms` */
 } kn_shard_filter_type_t;
 
 /** ListShards ShardFilter. */
 typedef struct kn_shard_filter_s {
     kn_shard_filter_type_t type;
-    const char *shard_id;             /**< AFTER_SHARD_ID only */
-    int64_t timestamp_ms;             /**< *_TIMESTAMP only, epoch milliseconds */
+    const char *shard_id; /**< AFTER_SHARD_ID only */
+    int64_t timestamp_ms; /**< *_TIMESTAMP only, epoch milliseconds */
 } kn_shard_filter_t;
 
 /**
@@ -179,9 +184,9 @@ typedef struct kn_shard_filter_s {
  * they may be NULL. `max_results` 0 is the service default, else 1..10000.
  * On KN_OK *out is a list the caller destroys.
  */
-kn_err_t kn_kinesis_list_shards(kn_kinesis_t *k, const char *stream, const kn_shard_filter_t *filter,
-                                int max_results, const char *next_token, kn_shard_list_t **out,
-                                kn_error_t **err);
+kn_err_t kn_kinesis_list_shards(kn_kinesis_t *k, const char *stream,
+                                const kn_shard_filter_t *filter, int max_results,
+                                const char *next_token, kn_shard_list_t **out, kn_error_t **err);
 
 /** Every page of ListShards, concatenated into one list (next_token NULL). */
 kn_err_t kn_kinesis_list_all_shards(kn_kinesis_t *k, const char *stream,
@@ -204,17 +209,17 @@ kn_err_t kn_kinesis_update_shard_count(kn_kinesis_t *k, const char *stream, int 
 
 /** One record to write. The data is copied into the request; it need not outlive the call. */
 typedef struct kn_put_entry_s {
-    const void *data;                 /**< may be NULL when data_len is 0 */
-    size_t data_len;                  /**< 0..KN_KINESIS_MAX_RECORD_DATA */
-    const char *partition_key;        /**< 1..256 Unicode characters, valid UTF-8 */
-    const char *explicit_hash_key;    /**< decimal < 2^128, or NULL */
+    const void *data;              /**< may be NULL when data_len is 0 */
+    size_t data_len;               /**< 0..KN_KINESIS_MAX_RECORD_DATA */
+    const char *partition_key;     /**< valid UTF-8, 1..256 characters (UTF-16 units) */
+    const char *explicit_hash_key; /**< decimal < 2^128, or NULL */
 } kn_put_entry_t;
 
 /** PutRecord result. */
 typedef struct kn_put_record_result_s {
     char *shard_id;
     char *sequence_number;
-    char *encryption_type;            /**< or NULL */
+    char *encryption_type; /**< or NULL */
 } kn_put_record_result_t;
 
 /** Frees a PutRecord result. Accepts NULL. */
@@ -231,11 +236,11 @@ kn_err_t kn_kinesis_put_record(kn_kinesis_t *k, const char *stream, const kn_put
 
 /** The outcome of one PutRecords entry: either a shard and sequence number, or an error. */
 typedef struct kn_put_records_entry_result_s {
-    kn_err_t err;                     /**< KN_OK, or the code of error_code */
-    char *shard_id;                   /**< on success */
-    char *sequence_number;            /**< on success */
-    char *error_code;                 /**< on failure: e.g. "ProvisionedThroughputExceededException" */
-    char *error_message;              /**< on failure, or NULL */
+    kn_err_t err;          /**< KN_OK, or the code of error_code */
+    char *shard_id;        /**< on success */
+    char *sequence_number; /**< on success */
+    char *error_code;      /**< on failure: e.g. "ProvisionedThroughputExceededException" */
+    char *error_message;   /**< on failure, or NULL */
 } kn_put_records_entry_result_t;
 
 /** PutRecords result: one entry per request entry, in request order. */
@@ -243,14 +248,15 @@ typedef struct kn_put_records_result_s {
     size_t failed_record_count;
     size_t count;
     kn_put_records_entry_result_t *entries;
-    char *encryption_type;            /**< or NULL */
+    char *encryption_type; /**< or NULL */
 } kn_put_records_result_t;
 
 /** Frees a PutRecords result. Accepts NULL. */
 void kn_put_records_result_destroy(kn_put_records_result_t *r);
 
 /**
- * PutRecords with 1..500 entries. KN_OK means the call succeeded: entries may
+ * PutRecords with 1..500 entries of at most 5 MiB in all (data and partition
+ * keys). KN_OK means the call succeeded: entries may
  * still have failed one by one (see failed_record_count and each entry's err).
  * A reply whose entry count differs from the request is KN_ERR_BAD_RESPONSE.
  */
@@ -270,8 +276,8 @@ typedef enum {
 /** A starting position in a shard (GetShardIterator, SubscribeToShard). */
 typedef struct kn_position_s {
     kn_position_type_t type;
-    const char *sequence_number;      /**< AT_/AFTER_SEQUENCE_NUMBER only */
-    int64_t timestamp_ms;             /**< AT_TIMESTAMP only, epoch milliseconds (sent with ms precision) */
+    const char *sequence_number; /**< AT_/AFTER_SEQUENCE_NUMBER only */
+    int64_t timestamp_ms; /**< AT_TIMESTAMP only, epoch milliseconds (sent with ms precision) */
 } kn_position_t;
 
 /** GetShardIterator. On KN_OK *iterator is a string the caller frees with free(). */
@@ -282,16 +288,16 @@ kn_err_t kn_kinesis_get_shard_iterator(kn_kinesis_t *k, const char *stream, cons
 typedef enum {
     KN_ENCRYPTION_NONE = 0,
     KN_ENCRYPTION_KMS = 1,
-    KN_ENCRYPTION_UNKNOWN = 2         /**< a type this library does not know */
+    KN_ENCRYPTION_UNKNOWN = 2 /**< a type this library does not know */
 } kn_encryption_t;
 
 /** One record read from a shard. */
 typedef struct kn_record_s {
-    const uint8_t *data;              /**< base64-decoded; NULL when data_len is 0 */
+    const uint8_t *data; /**< base64-decoded; NULL when data_len is 0 */
     size_t data_len;
     const char *partition_key;
     const char *sequence_number;
-    int64_t approximate_arrival_ms;   /**< epoch milliseconds, 0 when absent */
+    int64_t approximate_arrival_ms; /**< epoch milliseconds, 0 when absent */
     kn_encryption_t encryption;
 } kn_record_t;
 
@@ -308,9 +314,9 @@ typedef struct kn_child_shard_s {
 typedef struct kn_get_records_result_s {
     kn_record_t *records;
     size_t record_count;
-    char *next_shard_iterator;        /**< NULL when the shard is closed and fully read */
-    int64_t millis_behind_latest;     /**< -1 when absent */
-    kn_child_shard_t *child_shards;   /**< set at the end of a closed shard */
+    char *next_shard_iterator;      /**< NULL when the shard is closed and fully read */
+    int64_t millis_behind_latest;   /**< -1 when absent */
+    kn_child_shard_t *child_shards; /**< set at the end of a closed shard */
     size_t child_shard_count;
 } kn_get_records_result_t;
 
@@ -335,8 +341,8 @@ typedef struct kn_stream_consumer_s {
     char *consumer_name;
     char *consumer_arn;
     kn_consumer_status_t status;
-    int64_t creation_timestamp_ms;    /**< 0 when absent */
-    char *stream_arn;                 /**< or NULL when the reply omits it */
+    int64_t creation_timestamp_ms; /**< 0 when absent */
+    char *stream_arn;              /**< or NULL when the reply omits it */
 } kn_stream_consumer_t;
 
 /** Frees a consumer description. Accepts NULL. */
