@@ -449,6 +449,7 @@ START_TEST(subscribe_to_shard_pause_resume_cancel) {
 END_TEST
 
 static Suite *h2_suite(void) {
+    kn_test_require_peers(); /* exits 77 (skipped) without them */
     Suite *s = suite_create("http_h2");
     TCase *tc = tcase_create("http_h2");
     tcase_set_timeout(tc, 120);
@@ -462,15 +463,4 @@ static Suite *h2_suite(void) {
     return s;
 }
 
-int main(void) {
-    kn_test_safe_env();
-    if (!kn_test_kinesis_endpoint()) {
-        fprintf(stderr, "kinesis-local not running (source tests/peers/peers.sh env): skipped\n");
-        return 77;
-    }
-    SRunner *sr = srunner_create(h2_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+KN_TEST_MAIN(h2_suite)
