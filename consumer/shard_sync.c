@@ -266,3 +266,37 @@ kn_err_t kn_shard_sync_children(const char *parent, const kn_shard_info_t *child
     *nout = nchildren;
     return KN_OK;
 }
+
+kn_err_t kn_shard_sync_infos(const kn_shard_list_t *list, kn_shard_info_t **out) {
+    *out = calloc(list->count ? list->count : 1, sizeof(**out));
+    if (!*out)
+        return KN_ERR_NOMEM;
+    for (size_t i = 0; i < list->count; i++) {
+        const kn_shard_t *sh = &list->shards[i];
+        kn_shard_info_t *in = &(*out)[i];
+        in->id = sh->shard_id;
+        in->parent = sh->parent_shard_id;
+        in->adjacent_parent = sh->adjacent_parent_shard_id;
+        in->starting_hash_key = sh->starting_hash_key;
+        in->ending_hash_key = sh->ending_hash_key;
+        in->closed = sh->ending_sequence_number != NULL;
+    }
+    return KN_OK;
+}
+
+kn_err_t kn_shard_sync_children_of(const char *parent, const kn_shard_info_t *shards, size_t n,
+                                   kn_lease_t **out, size_t *nout) {
+    if (!parent || (n && !shards) || !out || !nout)
+        return KN_ERR_INVALID_ARG;
+    kn_shard_info_t *kids = calloc(n ? n : 1, sizeof(*kids));
+    if (!kids)
+        return KN_ERR_NOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((shards[i].parent && !strcmp(shards[i].parent, parent)) ||
+            (shards[i].adjacent_parent && !strcmp(shards[i].adjacent_parent, parent)))
+            kids[k++] = shards[i];
+    kn_err_t rc = kn_shard_sync_children(parent, kids, k, out, nout);
+    free(kids);
+    return rc;
+}

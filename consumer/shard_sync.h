@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 
+#include "kinesis/kinesis.h"
 #include "lease.h"
 
 /** A shard as ListShards (or GetRecords ChildShards) describes it; strings borrowed. */
@@ -60,5 +61,18 @@ int kn_shard_sync_parents_done(const kn_lease_t *child, const kn_lease_t *leases
  */
 kn_err_t kn_shard_sync_children(const char *parent, const kn_shard_info_t *children,
                                 size_t nchildren, kn_lease_t **out, size_t *nout);
+
+/**
+ * Views of a ListShards result as shard infos (strings borrowed from `list`).
+ * *out is freed with free(). KN_OK or KN_ERR_NOMEM.
+ */
+kn_err_t kn_shard_sync_infos(const kn_shard_list_t *list, kn_shard_info_t **out);
+
+/**
+ * The child leases of `parent` found in a full shard listing (the shards that
+ * name it as a parent), as kn_shard_sync_children makes them. None is fine.
+ */
+kn_err_t kn_shard_sync_children_of(const char *parent, const kn_shard_info_t *shards, size_t n,
+                                   kn_lease_t **out, size_t *nout);
 
 #endif

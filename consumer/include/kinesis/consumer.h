@@ -45,7 +45,7 @@ typedef struct kn_consumer_s kn_consumer_t;
 typedef struct kn_checkpointer_s kn_checkpointer_t;
 
 /** One user record (KPL aggregates are already split into their user records). */
-typedef struct kn_record_s {
+typedef struct kn_user_record_s {
     const uint8_t *data;
     size_t data_len;
     const char *partition_key;
@@ -54,12 +54,12 @@ typedef struct kn_record_s {
     int64_t subsequence_number;      /**< index in its KPL aggregate; 0 for plain records */
     int64_t approximate_arrival_ms;  /**< ms since the epoch, 0 when unknown */
     int aggregated;                  /**< 1 when it came out of a KPL aggregate */
-} kn_record_t;
+} kn_user_record_t;
 
 /** A batch of records from one shard, in order. Valid during the callback only. */
 typedef struct kn_batch_s {
     const char *shard_id;
-    const kn_record_t *records;
+    const kn_user_record_t *records;
     size_t count;
     int64_t millis_behind_latest; /**< how far this shard's reader is behind the tip; -1 unknown */
 } kn_batch_t;
