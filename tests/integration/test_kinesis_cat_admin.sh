@@ -18,8 +18,13 @@ unset AWS_SESSION_TOKEN AWS_PROFILE
 work=$(mktemp -d)
 proxy_pid=
 cleanup() {
-    [[ -n "$proxy_pid" ]] && kill "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
+    local rc=$?
+    if [[ -n "$proxy_pid" ]]; then
+        kill "$proxy_pid" 2>/dev/null || true
+        wait "$proxy_pid" 2>/dev/null || true
+    fi
     rm -rf "$work"
+    exit "$rc"
 }
 trap cleanup EXIT
 
