@@ -42,6 +42,7 @@ struct kn_pstream_s {
 
 typedef struct req_s {
     struct req_s *next;
+    kn_pipeline_t *pl;
     kn_pstream_t *stream;
     int is_list;
     kn_krec_list_t krecs;
@@ -61,6 +62,7 @@ struct kn_pipeline_s {
     kn_md5_t *md5;
     kn_pstream_t *streams;
     kn_rec_list_t done;
+    uint64_t seq;            /* numbers records in arrival order */
     size_t inflight;         /* PutRecords in flight */
     size_t list_inflight;    /* ListShards in flight */
     kn_serr_t *abort_err;
@@ -272,6 +274,7 @@ void kn_pipeline_add(kn_pipeline_t *pl, kn_rec_list_t *recs, int64_t now_us) {
     kn_rec_t *r;
     while ((r = kn_rec_list_pop(recs))) {
         kn_pstream_t *s = r->stream;
+        r->seq = pl->seq++;
         if (!s->known)
             stream_init(pl, s);
         if (pl->abort_err)
@@ -312,6 +315,7 @@ static void list_request(kn_pipeline_t *pl, kn_pstream_t *s, const char *next_to
     kn_error_t *err = NULL;
     kn_err_t rc = KN_ERR_NOMEM;
     if (q) {
+        q->pl = pl;
         q->stream = s;
         q->is_list = 1;
         q->sent_us = now_us;
@@ -423,6 +427,7 @@ static int send_batch(kn_pipeline_t *pl, kn_pstream_t *s, int64_t now_us) {
     req_t *q = calloc(1, sizeof(*q));
     if (!q)
         return 0; /* try again on the next run */
+    q->pl = pl;
     kn_collector_take(&s->coll, &q->krecs);
     s->coll_full = 0;
     s->coll_expire = INT64_MAX;
@@ -538,7 +543,8 @@ static void apply_completions(kn_pipeline_t *pl, int64_t now_us) {
     }
 }
 
-static void enqueue_completion(kn_pipeline_t *pl, req_t *q) {
+static void enqueue_completion(req_t *q) {
+    kn_pipeline_t *pl = q->pl;
     pthread_mutex_lock(&pl->lock);
     q->next = NULL;
     if (pl->compl_tail)
@@ -552,22 +558,20 @@ static void enqueue_completion(kn_pipeline_t *pl, req_t *q) {
         pl->wake(pl->wake_arg);
 }
 
-void kn_pipeline_put_done(kn_pipeline_t *pl, void *ticket, kn_put_records_result_t *result,
-                          const kn_error_t *err) {
+void kn_pipeline_put_done(void *ticket, kn_put_records_result_t *result, const kn_error_t *err) {
     req_t *q = ticket;
     q->result = result;
     if (err && !(q->err = kn_error_copy(err)))
         q->err = kn_error_new(KN_ERR_NOMEM, "out of memory copying an error");
-    enqueue_completion(pl, q);
+    enqueue_completion(q);
 }
 
-void kn_pipeline_list_done(kn_pipeline_t *pl, void *ticket, kn_shard_list_t *result,
-                           const kn_error_t *err) {
+void kn_pipeline_list_done(void *ticket, kn_shard_list_t *result, const kn_error_t *err) {
     req_t *q = ticket;
     q->list = result;
     if (err && !(q->err = kn_error_copy(err)))
         q->err = kn_error_new(KN_ERR_NOMEM, "out of memory copying an error");
-    enqueue_completion(pl, q);
+    enqueue_completion(q);
 }
 
 int kn_pipeline_has_completions(kn_pipeline_t *pl) { return atomic_load(&pl->ncompl) > 0; }

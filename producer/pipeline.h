@@ -109,19 +109,21 @@ void kn_pipeline_destroy(kn_pipeline_t *pl);
 /** Called (from the completing thread) after a completion was queued, to wake the driver. */
 void kn_pipeline_set_wake(kn_pipeline_t *pl, void (*wake)(void *arg), void *arg);
 
-/** Completion of a PutRecords: `result` (or NULL) passes to the pipeline. Any thread. */
-void kn_pipeline_put_done(kn_pipeline_t *pl, void *ticket, kn_put_records_result_t *result,
-                          const kn_error_t *err);
-/** Completion of a ListShards page: `result` (or NULL) passes to the pipeline. Any thread. */
-void kn_pipeline_list_done(kn_pipeline_t *pl, void *ticket, kn_shard_list_t *result,
-                           const kn_error_t *err);
+/**
+ * Completion of a PutRecords (the ticket knows its pipeline): `result` (or
+ * NULL) passes to the pipeline; `err` is copied. Any thread.
+ */
+void kn_pipeline_put_done(void *ticket, kn_put_records_result_t *result, const kn_error_t *err);
+/** Completion of a ListShards page, likewise. Any thread. */
+void kn_pipeline_list_done(void *ticket, kn_shard_list_t *result, const kn_error_t *err);
 
 /** Makes the pipeline know `s` (its shard map is fetched on the next run) before any record. */
 void kn_pipeline_open_stream(kn_pipeline_t *pl, kn_pstream_t *s);
 
 /**
- * Takes new records (each with stream, times and seq set; hash set when
- * KN_REC_HASHED) and routes them. `recs` is emptied.
+ * Takes new records (each with stream and times set; hash set when
+ * KN_REC_HASHED), numbers them in list order (seq) and routes them. `recs` is
+ * emptied.
  */
 void kn_pipeline_add(kn_pipeline_t *pl, kn_rec_list_t *recs, int64_t now_us);
 

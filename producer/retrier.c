@@ -22,8 +22,10 @@ static void finish(kn_rec_t *r, kn_serr_t *err, kn_kresult_t *res, int64_t now_u
 static void finish_all(kn_krec_t *k, kn_serr_t *err, kn_kresult_t *res, int64_t now_us,
                        kn_rec_list_t *done) {
     kn_rec_t *r;
-    while ((r = kn_rec_list_pop(&k->recs)))
+    while ((r = kn_rec_list_pop(&k->recs))) {
+        r->sent_us = k->sent_us; /* the last attempt, for the report */
         finish(r, err, res, now_us, done);
+    }
 }
 
 /* A reply we could not read says nothing about what was written: retry it like a

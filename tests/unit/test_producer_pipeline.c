@@ -138,14 +138,14 @@ static void stop(void) {
         if (!reqs[i].answered) {
             reqs[i].answered = 1;
             kn_error_t *x = kn_error_new(KN_ERR_SHUTDOWN, "cancelled");
-            kn_pipeline_put_done(pl, reqs[i].ticket, NULL, x);
+            kn_pipeline_put_done(reqs[i].ticket, NULL, x);
             kn_error_destroy(x);
         }
     for (size_t i = 0; i < nlists; i++)
         if (!lists[i].answered) {
             lists[i].answered = 1;
             kn_error_t *x = kn_error_new(KN_ERR_SHUTDOWN, "cancelled");
-            kn_pipeline_list_done(pl, lists[i].ticket, NULL, x);
+            kn_pipeline_list_done(lists[i].ticket, NULL, x);
             kn_error_destroy(x);
         }
     kn_pipeline_run(pl, 0, 1);
@@ -208,7 +208,7 @@ static kn_shard_list_t *shard_list(int n) {
 static void answer_list(size_t i, int nshards) {
     ck_assert_uint_lt(i, nlists);
     lists[i].answered = 1;
-    kn_pipeline_list_done(pl, lists[i].ticket, shard_list(nshards), NULL);
+    kn_pipeline_list_done(lists[i].ticket, shard_list(nshards), NULL);
 }
 
 /* The shard a hash key belongs to in an n-shard map. */
@@ -245,7 +245,7 @@ static void answer(size_t i, const char *fail_code, const int *fail, size_t nfai
         r->entries[j].shard_id = strdup(id);
         r->entries[j].sequence_number = strdup(sn);
     }
-    kn_pipeline_put_done(pl, q->ticket, r, NULL);
+    kn_pipeline_put_done(q->ticket, r, NULL);
 }
 
 static void answer_ok(size_t i, int nshards) { answer(i, NULL, NULL, 0, nshards); }
@@ -430,7 +430,7 @@ START_TEST(ttl_while_map_missing) {
     /* ListShards keeps failing (retriable): records wait, then expire at their TTL */
     kn_error_t *e = kn_error_new(KN_ERR_TRANSPORT, "refused");
     lists[0].answered = 1;
-    kn_pipeline_list_done(pl, lists[0].ticket, NULL, e);
+    kn_pipeline_list_done(lists[0].ticket, NULL, e);
     int64_t next = run(10 * MS, 0);
     ck_assert_int_eq(next, 1000 * MS); /* first expiry before the 1 s map backoff */
     run(1000 * MS, 0);
@@ -440,7 +440,7 @@ START_TEST(ttl_while_map_missing) {
     run(1010 * MS, 0); /* backoff over: another ListShards */
     ck_assert_uint_eq(nlists, 2);
     lists[1].answered = 1;
-    kn_pipeline_list_done(pl, lists[1].ticket, NULL, e);
+    kn_pipeline_list_done(lists[1].ticket, NULL, e);
     kn_error_destroy(e);
     run(1500 * MS, 0);
     ck_assert_uint_eq(done.count, 2);
@@ -454,7 +454,7 @@ START_TEST(ttl_while_map_missing) {
     run(0, 0);
     e = kn_error_from_service(400, "ResourceNotFoundException", "Stream s1 not found", NULL);
     lists[0].answered = 1;
-    kn_pipeline_list_done(pl, lists[0].ticket, NULL, e);
+    kn_pipeline_list_done(lists[0].ticket, NULL, e);
     kn_error_destroy(e);
     run(5 * MS, 0);
     ck_assert_uint_eq(done.count, 1);
@@ -616,7 +616,7 @@ START_TEST(strict_order_under_retries) {
             if (answered % 7 == 3) {
                 kn_error_t *e = kn_error_new(KN_ERR_TIMED_OUT, "timeout");
                 q->answered = 1;
-                kn_pipeline_put_done(pl, q->ticket, NULL, e);
+                kn_pipeline_put_done(q->ticket, NULL, e);
                 kn_error_destroy(e);
             } else if (answered % 3 == 1) {
                 int f[1] = {0};
@@ -697,7 +697,7 @@ START_TEST(abort_with_requests_in_flight) {
     /* the request in flight fails retriably: no retry after abort */
     e = kn_error_new(KN_ERR_TRANSPORT, "reset");
     reqs[0].answered = 1;
-    kn_pipeline_put_done(pl, reqs[0].ticket, NULL, e);
+    kn_pipeline_put_done(reqs[0].ticket, NULL, e);
     kn_error_destroy(e);
     run(6 * MS, 0);
     ck_assert_uint_eq(done.count, 2);
@@ -743,12 +743,12 @@ START_TEST(paged_list_shards) {
     p1->count = 1;
     p1->next_token = strdup("tok-1");
     lists[0].answered = 1;
-    kn_pipeline_list_done(pl, lists[0].ticket, p1, NULL);
+    kn_pipeline_list_done(lists[0].ticket, p1, NULL);
     run(1 * MS, 0);
     ck_assert_uint_eq(nlists, 2);
     ck_assert_str_eq(lists[1].token, "tok-1");
     lists[1].answered = 1;
-    kn_pipeline_list_done(pl, lists[1].ticket, p2, NULL);
+    kn_pipeline_list_done(lists[1].ticket, p2, NULL);
     run(2 * MS, 1);
     ck_assert_uint_eq(nreqs, 1);
     answer_ok(0, 2);

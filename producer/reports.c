@@ -1,0 +1,212 @@
+/* The delivery-report queue, its callback thread and report building. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pipeline.h"
+#include "reports.h"
+
+/* Attempts described on the stack before the report needs the heap. */
+#define ATTEMPTS_ON_STACK 16
+
+struct kn_reports_s {
+    kn_reports_conf_t c;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    kn_rec_list_t queue;
+    int stop;
+    int has_thread;
+    pthread_t thread;
+    int64_t next_stats_us;
+};
+
+void kn_reports_push(kn_reports_t *r, kn_rec_list_t *done) {
+    if (!done->count)
+        return;
+    pthread_mutex_lock(&r->lock);
+    int was_empty = !r->queue.count;
+    kn_rec_list_concat(&r->queue, done);
+    if (was_empty)
+        pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+int64_t kn_reports_pending(kn_reports_t *r) {
+    pthread_mutex_lock(&r->lock);
+    int64_t n = (int64_t)r->queue.count;
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
+static void deliver(kn_reports_t *r, kn_rec_t *rec, int64_t latency_us) {
+    kn_producer_attempt_t stack[ATTEMPTS_ON_STACK], *att = stack;
+    size_t n = rec->nattempts + (rec->result ? 1u : 0u);
+    if (n > ATTEMPTS_ON_STACK && !(att = malloc(n * sizeof(*att)))) {
+        att = stack; /* out of memory: report the first attempts only */
+        n = ATTEMPTS_ON_STACK;
+    }
+    size_t i = 0;
+    for (; i < rec->nattempts && i < n; i++) {
+        att[i].error = rec->attempts[i].err ? rec->attempts[i].err->err : NULL;
+        att[i].start_us = rec->attempts[i].start_us - rec->put_us;
+        att[i].duration_us = rec->attempts[i].duration_us;
+    }
+    if (rec->result && i < n) {
+        att[i].error = NULL;
+        att[i].start_us = rec->sent_us - rec->put_us;
+        att[i].duration_us = rec->done_us - rec->sent_us;
+        i++;
+    }
+    kn_delivery_report_t rep = {
+        .error = rec->error ? rec->error->err : NULL,
+        .stream = kn_pstream_name(rec->stream),
+        .shard_id = rec->result ? rec->result->shard_id : NULL,
+        .sequence_number = rec->result ? rec->result->sequence_number : NULL,
+        .subsequence_number = (rec->flags & KN_REC_AGGREGATED) ? rec->subseq : 0,
+        .aggregated = !!(rec->flags & KN_REC_AGGREGATED),
+        .data = kn_rec_data(rec),
+        .data_len = rec->data_len,
+        .partition_key = kn_rec_pk(rec),
+        .explicit_hash_key = kn_rec_ehk(rec),
+        .attempt_count = i,
+        .attempts = att,
+        .latency_us = latency_us,
+        .opaque = rec->opaque,
+    };
+    r->c.dr_fn(&rep, r->c.dr_opaque);
+    if (att != stack)
+        free(att);
+}
+
+static void maybe_stats(kn_reports_t *r, int64_t now) {
+    if (!r->c.stats_fn || r->c.stats_interval_us <= 0 || now < r->next_stats_us)
+        return;
+    r->next_stats_us = now + r->c.stats_interval_us;
+    char *json = r->c.stats_json(r->c.stats_arg);
+    if (json)
+        r->c.stats_fn(json, r->c.stats_opaque);
+    free(json);
+}
+
+/* Runs the callbacks of `l`, frees the records and gives their memory back. */
+static int serve(kn_reports_t *r, kn_rec_list_t *l) {
+    kn_release_t rel;
+    memset(&rel, 0, sizeof(rel));
+    int n = 0;
+    int64_t now = r->c.now_us();
+    kn_rec_t *rec;
+    while ((rec = kn_rec_list_pop(l))) {
+        int64_t latency = now - rec->put_us;
+        if (r->c.dr_fn)
+            deliver(r, rec, latency);
+        kn_pstats_count_report(r->c.stats, rec, latency);
+        rel.records++;
+        rel.bytes += (int64_t)kn_rec_alloc_size(rec->pk_len, rec->ehk_len, rec->data_len);
+        rel.per_epoch[rec->epoch % KN_FLUSH_EPOCHS]++;
+        kn_rec_free(rec);
+        n++;
+    }
+    if (n)
+        r->c.released(r->c.released_arg, &rel);
+    maybe_stats(r, now);
+    return n;
+}
+
+static void abs_time(struct timespec *ts, int64_t from_now_us) {
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    int64_t ns = ts->tv_nsec + (from_now_us % 1000000) * 1000;
+    ts->tv_sec += (time_t)(from_now_us / 1000000 + ns / 1000000000);
+    ts->tv_nsec = (long)(ns % 1000000000);
+}
+
+static void *report_main(void *arg) {
+    kn_reports_t *r = arg;
+    pthread_mutex_lock(&r->lock);
+    for (;;) {
+        while (!r->queue.count && !r->stop) {
+            if (r->c.stats_fn && r->c.stats_interval_us > 0) {
+                int64_t wait = r->next_stats_us - r->c.now_us();
+                if (wait <= 0)
+                    break;
+                struct timespec ts;
+                abs_time(&ts, wait);
+                pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+            } else {
+                pthread_cond_wait(&r->cond, &r->lock);
+            }
+        }
+        kn_rec_list_t l = r->queue;
+        memset(&r->queue, 0, sizeof(r->queue));
+        int stop = r->stop;
+        pthread_mutex_unlock(&r->lock);
+        serve(r, &l);
+        pthread_mutex_lock(&r->lock);
+        if (stop && !r->queue.count)
+            break;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+int kn_reports_poll(kn_reports_t *r, int timeout_ms) {
+    if (r->has_thread)
+        return 0;
+    pthread_mutex_lock(&r->lock);
+    if (!r->queue.count && timeout_ms != 0) {
+        struct timespec ts;
+        if (timeout_ms > 0)
+            abs_time(&ts, (int64_t)timeout_ms * 1000);
+        while (!r->queue.count) {
+            if (timeout_ms < 0)
+                pthread_cond_wait(&r->cond, &r->lock);
+            else if (pthread_cond_timedwait(&r->cond, &r->lock, &ts))
+                break;
+        }
+    }
+    kn_rec_list_t l = r->queue;
+    memset(&r->queue, 0, sizeof(r->queue));
+    pthread_mutex_unlock(&r->lock);
+    return serve(r, &l);
+}
+
+kn_reports_t *kn_reports_new(const kn_reports_conf_t *conf) {
+    kn_reports_t *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->c = *conf;
+    r->next_stats_us = conf->now_us() + conf->stats_interval_us;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&r->lock, NULL);
+    if (conf->threaded) {
+        if (pthread_create(&r->thread, NULL, report_main, r)) {
+            kn_reports_destroy(r);
+            return NULL;
+        }
+        r->has_thread = 1;
+    }
+    return r;
+}
+
+void kn_reports_destroy(kn_reports_t *r) {
+    if (!r)
+        return;
+    if (r->has_thread) {
+        pthread_mutex_lock(&r->lock);
+        r->stop = 1;
+        pthread_cond_signal(&r->cond);
+        pthread_mutex_unlock(&r->lock);
+        pthread_join(r->thread, NULL);
+    } else {
+        kn_rec_list_t l = r->queue;
+        memset(&r->queue, 0, sizeof(r->queue));
+        serve(r, &l);
+    }
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->lock);
+    free(r);
+}
