@@ -1,4 +1,7 @@
-/* Region and endpoint resolution, and endpoint URL parsing. No I/O but the config file. */
+/*
+ * Region and endpoint resolution, and endpoint URL parsing. No I/O but the
+ * config file, and the instance-metadata region as the region's last resort.
+ */
 #include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -6,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "creds_remote.h"
 #include "endpoint.h"
 #include "profile.h"
 
@@ -49,7 +53,8 @@ static kn_err_t region_store(const char *value, const char *from, char *buf, siz
     return KN_OK;
 }
 
-kn_err_t kn_region_resolve_err(const kn_conf_t *conf, char *buf, size_t size, kn_error_t **err) {
+kn_err_t kn_region_resolve_offline(const kn_conf_t *conf, char *buf, size_t size,
+                                   kn_error_t **err) {
     if (err)
         *err = NULL;
     if (!buf || !size)
@@ -83,6 +88,30 @@ kn_err_t kn_region_resolve_err(const kn_conf_t *conf, char *buf, size_t size, kn
         }
     }
     kn_profile_src_clear(&cfg);
+    return rc;
+}
+
+kn_err_t kn_region_resolve_err(const kn_conf_t *conf, char *buf, size_t size, kn_error_t **err) {
+    kn_error_t *e = NULL;
+    kn_err_t rc = kn_region_resolve_offline(conf, buf, size, &e);
+    if (rc == KN_ERR_NO_REGION && !kn_imds_disabled()) {
+        /* Last resort, as the AWS SDKs: the EC2 instance's own region. */
+        kn_error_t *ie = NULL;
+        if ((rc = kn_imds_region(conf, buf, size, &ie)) == KN_OK) {
+            kn_error_destroy(e);
+            e = NULL;
+        } else {
+            kn_error_t *both = kn_error_new(KN_ERR_NO_REGION, "%s; %s", kn_error_message(e),
+                                            ie ? kn_error_message(ie) : "instance metadata failed");
+            if (both) {
+                kn_error_destroy(e);
+                e = both;
+            }
+            rc = KN_ERR_NO_REGION;
+        }
+        kn_error_destroy(ie);
+    }
+    set_err(err, e);
     return rc;
 }
 

@@ -1,6 +1,8 @@
 /*
  * Region and endpoint resolution: string building from conf, environment and
- * the shared config file. Nothing here resolves or contacts a host.
+ * the shared config file. Nothing here resolves or contacts a host, except the
+ * region's last resort, EC2 instance metadata, which AWS_EC2_METADATA_DISABLED
+ * turns off (kn_region_resolve_offline never uses it).
  */
 #ifndef KN_ENDPOINT_H
 #define KN_ENDPOINT_H
@@ -23,6 +25,14 @@
  * lowercase letters, digits and '-' (at most KN_REGION_MAX), KN_ERR_TOO_LARGE
  * when buf is too small, or the config file's parse error. *err (may be NULL)
  * names the source on failure. conf may be NULL.
+ */
+kn_err_t kn_region_resolve_offline(const kn_conf_t *conf, char *buf, size_t size,
+                                   kn_error_t **err);
+/**
+ * kn_region_resolve_offline(), then, when it finds no region and
+ * AWS_EC2_METADATA_DISABLED is not "true", the EC2 instance's region from
+ * IMDSv2 (kn_imds_region: a short, bounded exchange). When that fails too the
+ * KN_ERR_NO_REGION message also says why IMDS gave none.
  */
 kn_err_t kn_region_resolve_err(const kn_conf_t *conf, char *buf, size_t size, kn_error_t **err);
 /** kn_region_resolve_err() without the error object. */
