@@ -1096,6 +1096,10 @@ static void perform_done(void *opaque, const kn_http_response_t *resp, const kn_
     pthread_mutex_unlock(&w->lock);
 }
 
+int kn_http_on_io_thread(const kn_http_t *h) {
+    return h && pthread_equal(pthread_self(), h->thread);
+}
+
 kn_err_t kn_http_perform(kn_http_t *h, const kn_http_request_t *req, kn_http_response_t **resp,
                          kn_error_t **err) {
     if (resp)

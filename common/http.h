@@ -152,4 +152,10 @@ kn_err_t kn_http_perform(kn_http_t *h, const kn_http_request_t *req, kn_http_res
 /** Frees a response from kn_http_perform. Accepts NULL. */
 void kn_http_response_destroy(kn_http_response_t *resp);
 
+/**
+ * Whether the caller runs on this transport's I/O thread (inside one of its
+ * callbacks), where nothing may block. NULL: no.
+ */
+int kn_http_on_io_thread(const kn_http_t *h);
+
 #endif

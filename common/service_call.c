@@ -234,12 +234,16 @@ static void amz_date_now(char out[17]) {
 /*
  * Signs and submits one attempt of `op`. Fetches the current credentials;
  * returns KN_OK or the error (in *err) that prevented the submission.
+ * On the I/O thread (retries, calls started from callbacks) the credentials
+ * come from the cache only: a fetch there would stall every request of the
+ * transport; the chain's refresher keeps the cache fresh.
  */
 static kn_err_t submit_signed(kn_service_t *s, const char *op, const char *body, size_t body_len,
                               kn_http_request_t *req, int64_t delay_ms, kn_http_req_t **handle,
                               kn_error_t **err) {
     kn_credentials_t creds = {0};
-    kn_err_t rc = kn_creds_get(s->creds, &creds, err);
+    kn_err_t rc = kn_http_on_io_thread(s->http) ? kn_creds_get_nowait(s->creds, &creds, err)
+                                                : kn_creds_get(s->creds, &creds, err);
     if (rc != KN_OK) {
         if (err && !*err)
             *err = kn_error_new(rc, "no credentials for %s", op);

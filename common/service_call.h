@@ -7,10 +7,15 @@
  *
  * Threads: kn_service_call_async() may be called from any thread, including a
  * transport callback. Its completion callback runs on the transport's I/O thread
- * and must not block (it may start another async call). Credentials for a
- * retry are fetched on the I/O thread, so a credential provider must never use
- * the transport of the client it serves. The sync wrapper kn_service_call()
- * blocks the caller and must not be called on the I/O thread.
+ * and must not block (it may start another async call). Credentials: a call
+ * started on an application thread may block it for the chain's first fetch
+ * (or one after the cached credentials expired); on the I/O thread (retries,
+ * calls started from callbacks) they come from the cache only
+ * (kn_creds_get_nowait), so a call there fails at once with the credentials
+ * error instead of waiting. Temporary credentials are refreshed ahead of expiry
+ * by the chain's own thread, so neither case waits in normal operation. The
+ * sync wrapper kn_service_call() blocks the caller and must not be called on the
+ * I/O thread.
  */
 #ifndef KN_SERVICE_CALL_H
 #define KN_SERVICE_CALL_H

@@ -47,6 +47,7 @@ DEFAULTS = {
     "imds_region": "us-east-1",
     "imds_revoke": False,     # once: forget every IMDS session token issued so far
     "imds_always_401": False, # every GET is refused, as with a broken token
+    "kinesis_delay_s": 0,     # the Kinesis front answers this much later
 }
 
 lock = threading.Lock()
@@ -277,6 +278,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(400, json.dumps({"__type": why[0], "message": why[1]}),
                               "application/x-amz-json-1.1")
         self.record("kinesis", 200, token=token)
+        time.sleep(state["kinesis_delay_s"])
         if not UPSTREAM:
             return self.reply(200, "{}", "application/x-amz-json-1.1")
         conn = http.client.HTTPConnection(UPSTREAM.hostname, UPSTREAM.port, timeout=60)

@@ -1110,6 +1110,82 @@ START_TEST(signed_call_carries_security_token) {
 }
 END_TEST
 
+typedef struct {
+    kn_service_t *svc;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    kn_err_t first_rc;  /* the slow call's outcome */
+    kn_err_t nested_rc; /* the call started from its callback, on the I/O thread */
+    char nested_msg[512];
+} nested_t;
+
+static void ignore_done(void *opaque, cJSON *result, const kn_error_t *err) {
+    (void)opaque, (void)err;
+    cJSON_Delete(result);
+}
+
+static void slow_done(void *opaque, cJSON *result, const kn_error_t *err) {
+    nested_t *n = opaque;
+    cJSON_Delete(result);
+    kn_error_t *e = NULL;
+    kn_err_t rc = kn_service_call_async(n->svc, "ListStreams", "{}", NULL, ignore_done, NULL, &e);
+    pthread_mutex_lock(&n->mu);
+    n->first_rc = err ? kn_error_code(err) : KN_OK;
+    n->nested_rc = rc;
+    snprintf(n->nested_msg, sizeof(n->nested_msg), "%s", kn_error_message(e));
+    n->done = 1;
+    pthread_cond_signal(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    kn_error_destroy(e);
+}
+
+START_TEST(io_thread_never_fetches) {
+    char url[256];
+    snprintf(url, sizeof(url), "%s/container/creds", kn_fake_creds_url(fake));
+    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
+    kn_fake_creds_control(fake, "{\"lifetime_s\": 2}");
+    kn_conf_t *conf = kn_conf_new();
+    ck_assert_int_eq(kn_conf_set(conf, "region", "us-east-1", NULL, 0), KN_OK);
+    ck_assert_int_eq(kn_conf_set(conf, "kinesis.endpoint.url", kn_fake_creds_url(fake), NULL, 0),
+                     KN_OK);
+    kn_service_client_t cl;
+    kn_error_t *err = NULL;
+    ck_assert_int_eq(kn_service_client_init(&cl, conf, "kinesis", "Kinesis_20131202.",
+                                            "application/x-amz-json-1.1", NULL, NULL, &err),
+                     KN_OK);
+    /* the first call fetches on this thread; then the agent goes down for a while */
+    ck_assert_int_eq(kn_service_call(cl.svc, "ListStreams", NULL, NULL, NULL, &err), KN_OK);
+    kn_fake_creds_control(fake, "{\"fail\": {\"container\": [500, 500, 500, 500, 500, 500, 500, "
+                                "500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500]}, "
+                                "\"kinesis_delay_s\": 3}");
+    /* a call signed now is answered after the credentials expired; its callback starts another */
+    nested_t n = {.svc = cl.svc, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    ck_assert_int_eq(kn_service_call_async(cl.svc, "ListStreams", "{}", NULL, slow_done, &n, &err),
+                     KN_OK);
+    pthread_mutex_lock(&n.mu);
+    while (!n.done)
+        pthread_cond_wait(&n.cv, &n.mu);
+    pthread_mutex_unlock(&n.mu);
+    ck_assert_int_eq(n.first_rc, KN_OK);
+    /* the cache only: the expiry error at once, not the agent's 500 from an inline fetch */
+    ck_assert_int_eq(n.nested_rc, KN_ERR_EXPIRED_TOKEN);
+    ck_assert_msg(!strncmp(n.nested_msg, "credentials from container expired ", 35), "%s",
+                  n.nested_msg);
+    /* the refresher keeps trying in the background; once the agent is back, calls succeed */
+    kn_fake_creds_control(fake, "{\"fail\": {}, \"kinesis_delay_s\": 0, \"lifetime_s\": 3600}");
+    kn_credentials_t k;
+    kn_err_t rc = KN_ERR_STATE;
+    for (int i = 0; i < WAIT_STEPS && (rc = kn_creds_get_nowait(cl.creds, &k, NULL)) != KN_OK; i++)
+        pause_us(WAIT_STEP_US);
+    ck_assert_int_eq(rc, KN_OK);
+    kn_credentials_clear(&k);
+    ck_assert_int_eq(kn_service_call(cl.svc, "ListStreams", NULL, NULL, NULL, &err), KN_OK);
+    kn_service_client_clear(&cl);
+    kn_conf_destroy(conf);
+}
+END_TEST
+
 START_TEST(no_secret_in_logs) {
     char url[256], path[4096];
     kn_test_log_t cap;
@@ -1178,6 +1254,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, refresh_during_run_imds);
     tcase_add_test(tc, refresh_500_keeps_old_credentials);
     tcase_add_test(tc, signed_call_carries_security_token);
+    tcase_add_test(tc, io_thread_never_fetches);
     tcase_add_test(tc, no_secret_in_logs);
     suite_add_tcase(s, tc);
     return s;
