@@ -40,6 +40,8 @@
 /* Upper bound on a graceful shutdown before leases are left to expire. */
 #define SHUTDOWN_MIN_WAIT_MS 30000
 #define PARENT_POLL_MAX_MS 1000
+/* Closest two taking cycles may follow each other. */
+#define MIN_TAKE_GAP_MS 50
 #define WORKER_ID_MAX 256
 
 typedef struct entry_s {
@@ -595,7 +597,13 @@ static void coordinate(kn_consumer_t *c) {
             kn_err_t rc = kn_lease_manager_take(c->leases, SIZE_MAX, &e);
             if (rc)
                 log_err(c, KN_LOG_WARN, "taking leases", rc, e);
-            next_take = kn_pool_now_ms() + c->interval_ms;
+            int64_t after = kn_pool_now_ms();
+            next_take = after + c->interval_ms;
+            /* A lease of a silent worker expires before the next regular cycle: look
+             * again right then rather than up to a cycle later. */
+            int64_t expiry = kn_lease_manager_next_expiry(c->leases);
+            if (expiry < next_take)
+                next_take = expiry > after + MIN_TAKE_GAP_MS ? expiry : after + MIN_TAKE_GAP_MS;
         }
         if (now >= next_sync) {
             kn_error_t *e = NULL;

@@ -335,6 +335,13 @@ kn_err_t kn_lease_manager_take(kn_lease_manager_t *m, size_t max_new, kn_error_t
     return KN_OK;
 }
 
+int64_t kn_lease_manager_next_expiry(kn_lease_manager_t *m) {
+    pthread_mutex_lock(&m->mu);
+    int64_t t = kn_taker_next_expiry(m->taker);
+    pthread_mutex_unlock(&m->mu);
+    return t;
+}
+
 /* ---- writes of held leases ---- */
 
 kn_err_t kn_lease_manager_get(kn_lease_manager_t *m, const char *key, uint64_t token,

@@ -87,6 +87,9 @@ kn_err_t kn_lease_manager_renew(kn_lease_manager_t *m, kn_error_t **err);
  */
 kn_err_t kn_lease_manager_take(kn_lease_manager_t *m, size_t max_new, kn_error_t **err);
 
+/** kn_taker_next_expiry() of the last scan: when a taking cycle may find a lease expired. */
+int64_t kn_lease_manager_next_expiry(kn_lease_manager_t *m);
+
 /** The last scan (plus this worker's own writes since), copied. */
 kn_err_t kn_lease_manager_snapshot(kn_lease_manager_t *m, kn_lease_t **out, size_t *n);
 

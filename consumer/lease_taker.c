@@ -103,6 +103,20 @@ static int very_old(const kn_taker_t *t, const entry_t *e, int64_t now_ms) {
            now_ms - e->last_change_ms > KN_LEASE_VERY_OLD_FACTOR * t->conf.failover_ms;
 }
 
+int64_t kn_taker_next_expiry(const kn_taker_t *t) {
+    int64_t next = INT64_MAX;
+    for (size_t i = 0; t && i < t->n; i++) {
+        const entry_t *e = &t->entries[i];
+        if (!e->lease.owner || !strcmp(e->lease.owner, t->worker_id) ||
+            e->lease.checkpoint.kind == KN_ESN_SHARD_END)
+            continue;
+        int64_t at = e->last_change_ms + t->conf.failover_ms + 1;
+        if (at < next)
+            next = at;
+    }
+    return next;
+}
+
 int kn_taker_is_expired(const kn_taker_t *t, const char *key, int64_t now_ms) {
     const entry_t *e = t && key ? find(t, key) : NULL;
     return e ? expired(t, e, now_ms) : -1;

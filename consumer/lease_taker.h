@@ -58,6 +58,14 @@ kn_err_t kn_taker_update(kn_taker_t *t, const kn_lease_t *leases, size_t n, int6
  */
 kn_err_t kn_taker_note_write(kn_taker_t *t, const kn_lease_t *lease, int64_t now_ms);
 
+/**
+ * When the next lease owned by another worker expires if its counter does not
+ * move (the earliest last-change time plus failover, plus 1 ms); INT64_MAX when
+ * there is none. A taking cycle then finds it expired at once instead of up to
+ * a cycle later.
+ */
+int64_t kn_taker_next_expiry(const kn_taker_t *t);
+
 /** Whether the lease `key` is expired at now_ms; -1 when unknown. */
 int kn_taker_is_expired(const kn_taker_t *t, const char *key, int64_t now_ms);
 

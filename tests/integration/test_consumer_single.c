@@ -194,6 +194,7 @@ START_TEST(one_worker_reads_four_shards) {
     fclose(lg.f);
     unlink(path);
     kn_conf_destroy(conf);
+    kct_delete_stream(k, stream);
     kn_kinesis_destroy(k);
 }
 END_TEST
@@ -278,6 +279,7 @@ START_TEST(aggregates_and_restart_inside_one) {
     unlink(path);
     unlink(path2);
     kn_conf_destroy(conf);
+    kct_delete_stream(k, stream);
     kn_kinesis_destroy(k);
 }
 END_TEST
@@ -314,6 +316,7 @@ START_TEST(latest_skips_older_records) {
     fclose(lg.f);
     unlink(path);
     kn_conf_destroy(conf);
+    kct_delete_stream(k, stream);
     kn_kinesis_destroy(k);
 }
 END_TEST

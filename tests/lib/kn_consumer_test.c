@@ -1,11 +1,14 @@
 /* Consumer integration test helpers; see kn_consumer_test.h. */
 #include <check.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agg.h"
+#include "dynamodb_api.h"
 #include "kn_consumer_test.h"
 
 kn_kinesis_t *kct_kinesis(void) {
@@ -29,6 +32,13 @@ void kct_create_stream(kn_kinesis_t *k, const char *name, int shards) {
         fail_with("CreateStream", e);
     if (kn_kinesis_wait_stream_active(k, name, 60000, &e))
         fail_with("waiting for the stream", e);
+}
+
+void kct_delete_stream(kn_kinesis_t *k, const char *name) {
+    kn_error_t *e = NULL;
+    if (kn_kinesis_delete_stream(k, name, 1, &e) == KN_OK)
+        kn_kinesis_wait_stream_deleted(k, name, 60000, NULL);
+    kn_error_destroy(e);
 }
 
 static void put_entries(kn_kinesis_t *k, const char *stream, kn_put_entry_t *ents, size_t n) {
@@ -105,27 +115,25 @@ int64_t kct_now_ms(void) {
 
 /* ---- the logging processor ---- */
 
-/* The per-shard state is the shard id, so the ending callbacks can name it. */
+/* The per-shard state: the shard id (for the ending callbacks) and a batch count. */
+typedef struct {
+    int batches;
+    char id[];
+} shard_state_t;
+
 static void p_init(void *opaque, const kn_shard_start_t *s, void **state) {
     kct_log_t *lg = opaque;
     fprintf(lg->f, "I %s %s %lld %lld\n", s->shard_id, s->checkpoint,
             (long long)s->checkpoint_subsequence, (long long)kct_now_ms());
     fflush(lg->f);
-    *state = strdup(s->shard_id);
-}
-
-static void log_checkpoint(kct_log_t *lg, const char *shard, kn_checkpointer_t *cp,
-                           const kn_user_record_t *last) {
-    if (kn_checkpoint(cp) == KN_OK) {
-        fprintf(lg->f, "C %s %s %lld %lld\n", shard, last->sequence_number,
-                (long long)last->subsequence_number, (long long)kct_now_ms());
-        fflush(lg->f);
-    }
+    shard_state_t *st = calloc(1, sizeof(*st) + strlen(s->shard_id) + 1);
+    strcpy(st->id, s->shard_id);
+    *state = st;
 }
 
 static void p_records(void *opaque, void *state, const kn_batch_t *b, kn_checkpointer_t *cp) {
-    (void)state;
     kct_log_t *lg = opaque;
+    shard_state_t *st = state;
     for (size_t i = 0; i < b->count; i++) {
         const kn_user_record_t *r = &b->records[i];
         fprintf(lg->f, "R %s %s %lld %.*s %lld\n", b->shard_id, r->sequence_number,
@@ -135,13 +143,17 @@ static void p_records(void *opaque, void *state, const kn_batch_t *b, kn_checkpo
     fflush(lg->f); /* output before checkpoint */
     if (lg->slow_ms)
         usleep((useconds_t)lg->slow_ms * 1000);
-    if (lg->checkpoint)
-        log_checkpoint(lg, b->shard_id, cp, &b->records[b->count - 1]);
+    if (lg->checkpoint && ++st->batches % lg->checkpoint == 0 && kn_checkpoint(cp) == KN_OK) {
+        const kn_user_record_t *last = &b->records[b->count - 1];
+        fprintf(lg->f, "C %s %s %lld %lld\n", b->shard_id, last->sequence_number,
+                (long long)last->subsequence_number, (long long)kct_now_ms());
+        fflush(lg->f);
+    }
 }
 
 static void end_line(kct_log_t *lg, char kind, void *state, int rc) {
-    fprintf(lg->f, "%c %s %d %lld\n", kind, state ? (char *)state : "-", rc,
-            (long long)kct_now_ms());
+    shard_state_t *st = state;
+    fprintf(lg->f, "%c %s %d %lld\n", kind, st ? st->id : "-", rc, (long long)kct_now_ms());
     fflush(lg->f);
 }
 
@@ -210,16 +222,130 @@ int kct_seq_cmp(const char *a, const char *b) {
     return strcmp(a, b);
 }
 
+/* Also used by worker processes, outside any Check test: no ck_assert here. */
+static void conf_set(kn_conf_t *conf, const char *name, const char *value) {
+    char err[256];
+    if (kn_conf_set(conf, name, value, err, sizeof(err)) != KN_OK) {
+        fprintf(stderr, "kct_conf: %s\n", err);
+        abort();
+    }
+}
+
 kn_conf_t *kct_conf(const char *app, const char *stream, const char *worker_id, int failover_ms) {
     kn_conf_t *conf = kn_conf_new();
-    char v[32], err[256];
+    char v[32];
     snprintf(v, sizeof(v), "%d", failover_ms);
-    ck_assert_int_eq(kn_conf_set(conf, "application.name", app, err, sizeof(err)), KN_OK);
-    ck_assert_int_eq(kn_conf_set(conf, "stream.name", stream, err, sizeof(err)), KN_OK);
+    conf_set(conf, "application.name", app);
+    conf_set(conf, "stream.name", stream);
     if (worker_id)
-        ck_assert_int_eq(kn_conf_set(conf, "worker.id", worker_id, err, sizeof(err)), KN_OK);
-    ck_assert_int_eq(kn_conf_set(conf, "failover.time.ms", v, err, sizeof(err)), KN_OK);
-    kn_conf_set(conf, "idle.time.between.reads.ms", "200", NULL, 0);
-    kn_conf_set(conf, "log.level", "warn", NULL, 0);
+        conf_set(conf, "worker.id", worker_id);
+    conf_set(conf, "failover.time.ms", v);
+    conf_set(conf, "idle.time.between.reads.ms", "200");
+    conf_set(conf, "log.level", "warn");
     return conf;
+}
+
+/* ---- worker processes ---- */
+
+static kn_consumer_t *signal_target; /* the one consumer of a worker process */
+
+static void on_term(int sig) {
+    (void)sig;
+    kn_consumer_shutdown(signal_target);
+}
+
+int kct_worker_main(int argc, char **argv) {
+    if (argc != 7) {
+        fprintf(stderr, "usage: worker STREAM APP WORKER_ID LOG_PATH FAILOVER_MS\n");
+        return 2;
+    }
+    FILE *f = fopen(argv[5], "a");
+    if (!f)
+        return 3;
+    /* KCT_CHECKPOINT_EVERY=N: checkpoint every N-th batch of a shard (default 1) */
+    const char *every = getenv("KCT_CHECKPOINT_EVERY");
+    kct_log_t lg = {f, every ? atoi(every) : 1, 0};
+    kn_conf_t *conf = kct_conf(argv[3], argv[2], argv[4], atoi(argv[6]));
+    char err[512];
+    kn_consumer_t *c = kn_consumer_new(conf, &kct_processor, &lg, err, sizeof(err));
+    kn_conf_destroy(conf);
+    if (!c) {
+        fprintf(stderr, "worker: %s\n", err);
+        return 4;
+    }
+    signal_target = c;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    kn_err_t rc = kn_consumer_run(c);
+    if (rc)
+        fprintf(stderr, "worker %s: %s\n", argv[4],
+                kn_consumer_error(c) ? kn_error_message(kn_consumer_error(c)) : kn_err2name(rc));
+    kn_consumer_destroy(c);
+    fclose(f);
+    return rc == KN_OK ? 0 : 1;
+}
+
+int kct_spawn_worker(const char *stream, const char *app, const char *worker_id,
+                     const char *log_path, int failover_ms) {
+    char fo[16];
+    snprintf(fo, sizeof(fo), "%d", failover_ms);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execl("/proc/self/exe", "worker", "worker", stream, app, worker_id, log_path, fo,
+              (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+int kct_wait_worker(int pid, int64_t timeout_ms) {
+    int status;
+    for (int64_t end = kct_now_ms() + timeout_ms; kct_now_ms() < end; usleep(20000)) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+kn_dynamodb_t *kct_dynamodb(void) {
+    kn_conf_t *conf = kn_conf_new();
+    kn_error_t *e = NULL;
+    kn_dynamodb_t *d = kn_dynamodb_new(conf, NULL, NULL, &e);
+    kn_conf_destroy(conf);
+    ck_assert_msg(d != NULL, "dynamodb client: %s", e ? kn_error_message(e) : "?");
+    return d;
+}
+
+int kct_owner_counts(kn_dynamodb_t *d, const char *table, const char *const *owners, int nowners,
+                     int *counts) {
+    cJSON *items = NULL;
+    kn_ddb_read_t opts = {0};
+    opts.consistent = 1;
+    kn_error_t *e = NULL;
+    for (int i = 0; i < nowners; i++)
+        counts[i] = 0;
+    if (kn_dynamodb_scan_all(d, table, &opts, &items, &e) != KN_OK) {
+        kn_error_destroy(e);
+        return -1;
+    }
+    int open = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, items) {
+        const char *ck = kn_ddb_get_s(it, "checkpoint");
+        if (ck && !strcmp(ck, "SHARD_END"))
+            continue;
+        open++;
+        const char *o = kn_ddb_get_s(it, "leaseOwner");
+        for (int i = 0; o && i < nowners; i++)
+            counts[i] += !strcmp(o, owners[i]);
+    }
+    cJSON_Delete(items);
+    return open;
 }

@@ -19,6 +19,9 @@ kn_kinesis_t *kct_kinesis(void);
 /** Creates `name` with `shards` shards and waits until it is ACTIVE. */
 void kct_create_stream(kn_kinesis_t *k, const char *name, int shards);
 
+/** Deletes `name` (kinesis-local counts shards of all streams against one limit). */
+void kct_delete_stream(kn_kinesis_t *k, const char *name);
+
 /**
  * Puts records with data "<prefix>-<i>" for i in [from, to), random partition
  * keys, in PutRecords calls of up to `batch`, retrying failed entries.
@@ -45,7 +48,7 @@ int64_t kct_now_ms(void);
  */
 typedef struct kct_log_s {
     FILE *f;
-    int checkpoint; /* checkpoint at the end of every batch (default 1) */
+    int checkpoint; /* checkpoint at the end of every N-th batch of a shard; 0: never */
     int slow_ms;    /* sleep in every process_records call */
 } kct_log_t;
 
@@ -71,3 +74,28 @@ int kct_seq_cmp(const char *a, const char *b);
 kn_conf_t *kct_conf(const char *app, const char *stream, const char *worker_id, int failover_ms);
 
 #endif
+
+/*
+ * Worker processes. A test program whose main() starts with
+ *   if (argc > 1 && !strcmp(argv[1], "worker")) return kct_worker_main(argc, argv);
+ * can run workers as separate processes of itself: kct_spawn_worker() execs
+ * /proc/self/exe with "worker STREAM APP WORKER_ID LOG_PATH FAILOVER_MS". The
+ * worker logs with kct_processor into LOG_PATH, shuts down gracefully on
+ * SIGTERM (kn_consumer_shutdown from the signal handler) and exits 0 when
+ * kn_consumer_run returned KN_OK.
+ */
+int kct_worker_main(int argc, char **argv);
+/** Starts a worker process; returns its pid. */
+int kct_spawn_worker(const char *stream, const char *app, const char *worker_id,
+                     const char *log_path, int failover_ms);
+/** Waits for a worker to exit (up to timeout_ms, then SIGKILL); returns its exit status or -1. */
+int kct_wait_worker(int pid, int64_t timeout_ms);
+
+/** A DynamoDB client for dynalite. */
+struct kn_dynamodb_s *kct_dynamodb(void);
+/**
+ * Scans lease table `table`: counts[i] = leases owned by owners[i], over the
+ * leases not at SHARD_END; returns how many those are, or -1 on error.
+ */
+int kct_owner_counts(struct kn_dynamodb_s *d, const char *table, const char *const *owners,
+                     int nowners, int *counts);
