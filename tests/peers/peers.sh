@@ -23,6 +23,7 @@ STOP_GRACE_S=5              # SIGTERM grace before SIGKILL
 START_ATTEMPTS=3            # a picked port can be taken between its release and the bind
 STATE_CHANGE_MS=50          # CREATING/DELETING/UPDATING time for dynalite and kinesalite
 KINESALITE_SHARD_LIMIT=200  # kinesalite counts shards across all streams (default 10)
+KINESIS_LOCAL_SHARD_LIMIT=500 # so does kinesis-local (default 50); consumer tests use 12-shard streams
 LOG_TAIL_LINES=25
 
 # shellcheck source=../lib/deps.sh
@@ -137,7 +138,7 @@ launch() {
     case $name in
     kinesis-local)
         KINESIS_MOCK_CERT_PATH="$d/server.json" KINESIS_MOCK_PLAIN_PORT=$1 KINESIS_MOCK_TLS_PORT=$2 \
-            SHOULD_PERSIST_DATA=false LOG_LEVEL=INFO \
+            SHOULD_PERSIST_DATA=false LOG_LEVEL=INFO SHARD_LIMIT=$KINESIS_LOCAL_SHARD_LIMIT \
             node "$PEERS_SRC/node_modules/kinesis-local/main.js" >"$logf" 2>&1 </dev/null &
         ;;
     dynalite)
