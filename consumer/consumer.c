@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "creds.h"
 #include "dynamodb_api.h"
+#include "err.h"
 #include "http.h"
 #include "kinesis/consumer.h"
 #include "kinesis_api.h"
@@ -551,13 +552,17 @@ static int wait_stop(kn_consumer_t *c, int64_t ms) {
     return atomic_load(&c->stop);
 }
 
+/* Ends run with an error: the service's error object (type, status, request id kept),
+ * its message prefixed with what was being done. Returned, so logged at info only. */
 static kn_err_t fail(kn_consumer_t *c, kn_err_t rc, kn_error_t *e, const char *what) {
-    char buf[512];
     kn_error_destroy(c->error);
-    c->error = kn_error_new(rc, "%s: %s", what,
-                            e ? kn_error_format(e, buf, sizeof(buf)) : kn_err2str(rc));
-    KN_LOG_ERR(&c->lg, LOG_FAC, "%s", c->error ? kn_error_message(c->error) : what);
-    kn_error_destroy(e);
+    c->error = e ? e : kn_error_new(rc, "%s", kn_err2str(rc));
+    char *msg = NULL;
+    if (c->error && asprintf(&msg, "%s: %s", what, c->error->message) >= 0) {
+        free(c->error->message);
+        c->error->message = msg;
+    }
+    KN_LOG_INFO(&c->lg, LOG_FAC, "stopping: %s", c->error ? c->error->message : what);
     return rc;
 }
 

@@ -45,5 +45,6 @@ void kcat_error_obj(const char *what, const kn_error_t *err);
 int kcat_list(const kcat_opts_t *o, kn_conf_t *conf);
 int kcat_create(const kcat_opts_t *o, kn_conf_t *conf);
 int kcat_delete(const kcat_opts_t *o, kn_conf_t *conf);
+int kcat_consume(const kcat_opts_t *o, kn_conf_t *conf);
 
 #endif

@@ -12,6 +12,13 @@ static const char usage_text[] =
     "  kinesis-cat -L -s STREAM                  list shards, one JSON object per line\n"
     "  kinesis-cat --create STREAM --shards N    create a stream and wait until ACTIVE\n"
     "  kinesis-cat --delete STREAM               delete a stream and wait until gone\n"
+    "  kinesis-cat -C -s STREAM -G APP [--worker-id ID] [-f FORMAT] [--exit-idle SECONDS]\n"
+    "              [--from trim_horizon|latest|at_timestamp:RFC3339]\n"
+    "                                            consume as a worker of group APP (lease\n"
+    "                                            table APP); FORMAT (default %s\\n): %s data,\n"
+    "                                            %k partition key, %S sequence number,\n"
+    "                                            %u subsequence number, %p shard id,\n"
+    "                                            %T arrival ms, %% a percent; \\n, \\t\n"
     "Common options:\n"
     "  -s, --stream NAME|ARN           the stream\n"
     "  --endpoint-url URL              Kinesis endpoint (else AWS_ENDPOINT_URL_KINESIS,\n"
@@ -89,7 +96,7 @@ static int set_mode(kcat_opts_t *o, kcat_mode_t mode) {
 
 enum {
     OPT_ENDPOINT = 256, OPT_DDB_ENDPOINT, OPT_REGION, OPT_PROFILE, OPT_CREATE, OPT_DELETE,
-    OPT_SHARDS
+    OPT_SHARDS, OPT_WORKER_ID, OPT_FROM, OPT_EXIT_IDLE, OPT_FANOUT, OPT_CONSUMER_NAME
 };
 
 static const struct option long_opts[] = {
@@ -101,6 +108,11 @@ static const struct option long_opts[] = {
     {"create", required_argument, NULL, OPT_CREATE},
     {"delete", required_argument, NULL, OPT_DELETE},
     {"shards", required_argument, NULL, OPT_SHARDS},
+    {"worker-id", required_argument, NULL, OPT_WORKER_ID},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"exit-idle", required_argument, NULL, OPT_EXIT_IDLE},
+    {"fanout", no_argument, NULL, OPT_FANOUT},
+    {"consumer-name", required_argument, NULL, OPT_CONSUMER_NAME},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -109,8 +121,34 @@ static const struct option long_opts[] = {
 static int parse_args(int argc, char **argv, kcat_opts_t *o, kn_conf_t *conf) {
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":LhvqX:s:", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":LCG:f:hvqX:s:", long_opts, NULL)) != -1) {
         switch (c) {
+        case 'C':
+            if (set_mode(o, KCAT_MODE_CONSUME))
+                return usage_error("choose one of -L, -P, -C, --create, --delete%s", NULL), -1;
+            break;
+        case 'G':
+            o->group = optarg;
+            break;
+        case 'f':
+            o->format = optarg;
+            break;
+        case OPT_WORKER_ID:
+            o->worker_id = optarg;
+            break;
+        case OPT_FROM:
+            o->from = optarg;
+            break;
+        case OPT_EXIT_IDLE:
+            if (parse_long(optarg, 0, 86400 * 365, &o->exit_idle_s))
+                return usage_error("--exit-idle expects seconds, got \"%s\"", optarg), -1;
+            break;
+        case OPT_FANOUT:
+            o->fanout = 1;
+            break;
+        case OPT_CONSUMER_NAME:
+            o->consumer_name = optarg;
+            break;
         case 'L':
             if (set_mode(o, KCAT_MODE_LIST))
                 return usage_error("choose one of -L, -P, -C, --create, --delete%s", NULL), -1;
@@ -202,8 +240,11 @@ int main(int argc, char **argv) {
     case KCAT_MODE_DELETE:
         rc = kcat_delete(&o, conf);
         break;
+    case KCAT_MODE_CONSUME:
+        rc = kcat_consume(&o, conf);
+        break;
     default:
-        rc = usage_error("choose a mode: -L, --create or --delete%s", NULL);
+        rc = usage_error("choose a mode: -L, -C, --create or --delete%s", NULL);
         break;
     }
     kn_conf_destroy(conf);
