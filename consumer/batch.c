@@ -162,10 +162,13 @@ kn_err_t kn_batch_build(kn_batch_builder_t *b, const kn_record_t *recs, size_t n
     kn_err_t rc = reserve(b, n);
     for (size_t i = 0; !rc && i < n; i++) {
         const kn_record_t *r = &recs[i];
-        if (!kn_decimal_valid(r->sequence_number, KN_SEQ_MAX_DIGITS))
-            return KN_ERR_BAD_RESPONSE;
         int64_t min_sub = 0; /* user records below this subsequence are already processed */
+        if (!r->sequence_number)
+            return KN_ERR_BAD_RESPONSE;
         if (filtering) {
+            /* only compared numbers need checking here; the last one is parsed below */
+            if (!kn_decimal_valid(r->sequence_number, KN_SEQ_MAX_DIGITS))
+                return KN_ERR_BAD_RESPONSE;
             int c = kn_decimal_cmp(r->sequence_number, after->seq);
             if (c < 0)
                 continue;
@@ -203,8 +206,9 @@ kn_err_t kn_batch_build(kn_batch_builder_t *b, const kn_record_t *recs, size_t n
         if (b->ehk_off[i] != NO_OFFSET)
             b->recs[i].explicit_hash_key = b->arena + b->ehk_off[i];
     }
-    if (k && last &&
-        kn_esn_parse(b->recs[k - 1].sequence_number, b->recs[k - 1].subsequence_number, last))
+    kn_esn_t end;
+    if (k && kn_esn_parse(b->recs[k - 1].sequence_number, b->recs[k - 1].subsequence_number,
+                          last ? last : &end))
         return KN_ERR_BAD_RESPONSE;
     *out = b->recs;
     *count = k;

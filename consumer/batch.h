@@ -31,7 +31,8 @@ void kn_batch_builder_destroy(kn_batch_builder_t *b);
  * to *count user records, views into `recs` and the builder, valid until the
  * next build and while `recs` lives; *last (when *count > 0) is the position of
  * the last one. KN_ERR_NOMEM, or KN_ERR_BAD_RESPONSE for a record without a
- * valid sequence number.
+ * sequence number or with one that is not a decimal where it must be compared
+ * (while filtering, and the last one).
  */
 kn_err_t kn_batch_build(kn_batch_builder_t *b, const kn_record_t *recs, size_t n,
                         const kn_esn_t *after, const kn_user_record_t **out, size_t *count,

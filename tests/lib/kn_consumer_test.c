@@ -1,5 +1,4 @@
 /* Consumer integration test helpers; see kn_consumer_test.h. */
-#include <check.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,19 +10,34 @@
 #include "dynamodb_api.h"
 #include "kn_consumer_test.h"
 
+/*
+ * These helpers also run outside Check tests (worker processes, the benchmark),
+ * where ck_assert cannot report: a failed step prints why and aborts, which a
+ * Check test reports as an error.
+ */
+#define MUST(cond, ...)                                                                  \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                              \
+            fprintf(stderr, __VA_ARGS__);                                                \
+            fputc('\n', stderr);                                                         \
+            abort();                                                                     \
+        }                                                                                \
+    } while (0)
+
 kn_kinesis_t *kct_kinesis(void) {
     kn_conf_t *conf = kn_conf_new();
     char err[512];
     kn_conf_set(conf, "log.level", "warn", NULL, 0);
     kn_kinesis_t *k = kn_kinesis_new(conf, err, sizeof(err));
     kn_conf_destroy(conf);
-    ck_assert_msg(k != NULL, "kinesis client: %s", err);
+    MUST(k != NULL, "kinesis client: %s", err);
     return k;
 }
 
 static void fail_with(const char *what, kn_error_t *e) {
     char buf[512];
-    ck_abort_msg("%s: %s", what, e ? kn_error_format(e, buf, sizeof(buf)) : "?");
+    MUST(0, "%s: %s", what, e ? kn_error_format(e, buf, sizeof(buf)) : "?");
 }
 
 void kct_create_stream(kn_kinesis_t *k, const char *name, int shards) {
@@ -57,7 +71,7 @@ static void put_entries(kn_kinesis_t *k, const char *stream, kn_put_entry_t *ent
         kn_put_records_result_destroy(res);
         n = left;
     }
-    ck_assert_msg(n == 0, "%zu records could not be put", n);
+    MUST(n == 0, "%zu records could not be put", n);
 }
 
 void kct_put(kn_kinesis_t *k, const char *stream, const char *prefix, int from, int to, int batch) {
@@ -94,12 +108,11 @@ void kct_put_aggregated(kn_kinesis_t *k, const char *stream, const char *prefix,
             snprintf(key, sizeof(key), "agg-%d", rand() % 7);
             if (!*first_key)
                 snprintf(first_key, sizeof(first_key), "%s", key);
-            ck_assert_int_eq(kn_agg_builder_add(b, key, strlen(key), NULL, 0, data, strlen(data),
-                                                SIZE_MAX),
-                             KN_OK);
+            MUST(kn_agg_builder_add(b, key, strlen(key), NULL, 0, data, strlen(data), SIZE_MAX) ==
+                     KN_OK, "aggregating %s", data);
         }
         size_t len;
-        ck_assert_int_eq(kn_agg_builder_finish(b, buf, cap, &len), KN_OK);
+        MUST(kn_agg_builder_finish(b, buf, cap, &len) == KN_OK, "finishing an aggregate");
         kn_put_entry_t ent = {buf, len, first_key, NULL};
         put_entries(k, stream, &ent, 1);
     }
@@ -222,7 +235,6 @@ int kct_seq_cmp(const char *a, const char *b) {
     return strcmp(a, b);
 }
 
-/* Also used by worker processes, outside any Check test: no ck_assert here. */
 static void conf_set(kn_conf_t *conf, const char *name, const char *value) {
     char err[256];
     if (kn_conf_set(conf, name, value, err, sizeof(err)) != KN_OK) {
@@ -293,7 +305,7 @@ int kct_spawn_worker(const char *stream, const char *app, const char *worker_id,
     char fo[16];
     snprintf(fo, sizeof(fo), "%d", failover_ms);
     pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
+    MUST(pid >= 0, "fork failed");
     if (pid == 0) {
         execl("/proc/self/exe", "worker", "worker", stream, app, worker_id, log_path, fo,
               (char *)NULL);
@@ -319,7 +331,7 @@ kn_dynamodb_t *kct_dynamodb(void) {
     kn_error_t *e = NULL;
     kn_dynamodb_t *d = kn_dynamodb_new(conf, NULL, NULL, &e);
     kn_conf_destroy(conf);
-    ck_assert_msg(d != NULL, "dynamodb client: %s", e ? kn_error_message(e) : "?");
+    MUST(d != NULL, "dynamodb client: %s", e ? kn_error_message(e) : "?");
     return d;
 }
 
