@@ -50,16 +50,9 @@ static kn_err_t builder_add(kn_agg_builder_t *b, const kn_rec_t *r, size_t max) 
                               kn_rec_data(r), r->data_len, max);
 }
 
-/* Numbers the records and sets the entry's sizes and times from them. */
+/* Sets the entry's sizes from its records (numbered as they joined). */
 static void finish_krec(kn_krec_t *k) {
-    uint32_t i = 0;
-    for (kn_rec_t *r = k->recs.head; r; r = r->next, i++) {
-        r->subseq = i;
-        if (k->blob)
-            r->flags |= KN_REC_AGGREGATED;
-        else
-            r->flags &= (uint8_t)~KN_REC_AGGREGATED;
-    }
+    k->aggregated = k->blob != NULL;
     if (k->blob) {
         k->wire_bytes = k->blob_len + KN_AGG_PARTITION_KEY_LEN;
         kn_u128_to_decimal(k->recs.head->hash, k->ehk, sizeof(k->ehk));
@@ -67,7 +60,6 @@ static void finish_krec(kn_krec_t *k) {
         k->wire_bytes = (size_t)k->recs.head->data_len + k->recs.head->pk_len;
         k->ehk[0] = 0;
     }
-    kn_krec_update_times(k);
 }
 
 /* Finishes builder b (NULL or holding exactly `recs` when recs->count > 1) into a blob. */
@@ -85,8 +77,10 @@ static kn_err_t make_blob(kn_agg_builder_t *b, uint8_t **blob, size_t *len) {
     return KN_OK;
 }
 
-/* A Kinesis record from `recs` (moved in on success); b holds them when count > 1. */
-static kn_err_t seal(kn_agg_builder_t *b, kn_rec_list_t *recs, kn_krec_t **out) {
+/* A Kinesis record from `recs` (moved in on success) whose earliest deadline and
+ * expiration are given; b holds the records when count > 1. */
+static kn_err_t seal(kn_agg_builder_t *b, kn_rec_list_t *recs, int64_t deadline_us,
+                     int64_t expire_us, kn_krec_t **out) {
     kn_krec_t *k = kn_krec_new();
     if (!k)
         return KN_ERR_NOMEM;
@@ -99,15 +93,18 @@ static kn_err_t seal(kn_agg_builder_t *b, kn_rec_list_t *recs, kn_krec_t **out) 
     }
     kn_rec_list_concat(&k->recs, recs);
     finish_krec(k);
+    k->deadline_us = deadline_us;
+    k->expire_us = expire_us;
     *out = k;
     return KN_OK;
 }
 
 static kn_err_t send_alone(kn_rec_t *r, kn_krec_list_t *out) {
     kn_rec_list_t one = {0};
+    r->subseq = 0;
     kn_rec_list_push(&one, r);
     kn_krec_t *k;
-    kn_err_t rc = seal(NULL, &one, &k);
+    kn_err_t rc = seal(NULL, &one, r->deadline_us, r->expire_us, &k);
     if (rc == KN_OK)
         kn_krec_list_push(out, k);
     else
@@ -126,7 +123,7 @@ kn_err_t kn_aggregator_flush(kn_agg_ctx_t *c, kn_aggregator_t *a, kn_krec_list_t
     if (!a->recs.count)
         return KN_OK;
     kn_krec_t *k;
-    kn_err_t rc = seal(a->b, &a->recs, &k);
+    kn_err_t rc = seal(a->b, &a->recs, a->deadline_us, a->expire_us, &k);
     if (rc != KN_OK)
         return rc;
     /* a blob takes over the builder's bytes one for one; a plain record has none */
@@ -150,6 +147,7 @@ kn_err_t kn_aggregator_add(kn_agg_ctx_t *c, kn_aggregator_t *a, kn_rec_t *r, kn_
             if (alone > c->max_bytes)
                 return send_alone(r, out);
             /* A single record is not copied into a builder until a second one joins. */
+            r->subseq = 0;
             kn_rec_list_push(&a->recs, r);
             track_times(a, r);
             return KN_OK;
@@ -168,6 +166,7 @@ kn_err_t kn_aggregator_add(kn_agg_ctx_t *c, kn_aggregator_t *a, kn_rec_t *r, kn_
         }
         kn_err_t rc = builder_add(a->b, r, c->max_bytes);
         if (rc == KN_OK) {
+            r->subseq = (uint32_t)a->recs.count;
             kn_rec_list_push(&a->recs, r);
             track_times(a, r);
             recount(c, a);
@@ -217,8 +216,19 @@ kn_err_t kn_krec_rebuild(kn_agg_ctx_t *c, kn_krec_t *k) {
     free(k->blob);
     k->blob = blob;
     k->blob_len = len;
+    uint32_t i = 0;
+    for (kn_rec_t *r = k->recs.head; r; r = r->next)
+        r->subseq = i++;
     finish_krec(k);
+    kn_krec_update_times(k);
     return KN_OK;
+}
+
+void kn_krec_drop_blob(kn_agg_ctx_t *c, kn_krec_t *k) {
+    c->bytes -= (int64_t)k->blob_len;
+    free(k->blob);
+    k->blob = NULL;
+    k->blob_len = 0;
 }
 
 void kn_krec_release(kn_agg_ctx_t *c, kn_krec_t *k) {

@@ -83,4 +83,7 @@ kn_err_t kn_krec_rebuild(kn_agg_ctx_t *c, kn_krec_t *k);
 /** Frees a Kinesis record's container and blob (not its records), updating the count. */
 void kn_krec_release(kn_agg_ctx_t *c, kn_krec_t *k);
 
+/** Frees only the blob (a delivered record keeps its container for the report side). */
+void kn_krec_drop_blob(kn_agg_ctx_t *c, kn_krec_t *k);
+
 #endif

@@ -40,6 +40,18 @@ struct kn_pstream_s {
     int coll_full;           /* nothing more can join the batch: send as soon as allowed */
 };
 
+/* Recently hashed partition keys: with a bounded set of keys (the usual case)
+ * most records skip the MD5. Direct-mapped; short keys only. */
+#define PK_CACHE_SLOTS 4096
+#define PK_CACHE_KEY 32
+
+typedef struct pk_cache_s {
+    uint64_t tag;
+    kn_u128_t hash;
+    uint8_t len; /* 0: empty */
+    char key[PK_CACHE_KEY];
+} pk_cache_t;
+
 typedef struct req_s {
     struct req_s *next;
     kn_pipeline_t *pl;
@@ -60,8 +72,10 @@ struct kn_pipeline_s {
     kn_agg_ctx_t agg;
     kn_retrier_t rt;
     kn_md5_t *md5;
+    pk_cache_t *pk_cache;
     kn_pstream_t *streams;
-    kn_rec_list_t done;
+    kn_rec_list_t done;      /* failed records */
+    kn_krec_list_t delivered;/* delivered entries */
     uint64_t seq;            /* numbers records in arrival order */
     size_t inflight;         /* PutRecords in flight */
     size_t list_inflight;    /* ListShards in flight */
@@ -221,10 +235,37 @@ static void wait_for_map(kn_pstream_t *s, kn_rec_t *r) {
     s->waiting_expire = min64(s->waiting_expire, r->expire_us);
 }
 
+static uint64_t fnv1a(const char *p, size_t n) {
+    uint64_t h = 14695981039346656037u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 1099511628211u;
+    return h;
+}
+
+/* The MD5 hash key of the record's partition key, from the cache when it can. */
+static kn_err_t hash_key(kn_pipeline_t *pl, kn_rec_t *r) {
+    const char *pk = kn_rec_pk(r);
+    if (r->pk_len > PK_CACHE_KEY)
+        return kn_hashkey_from_partition_key_md5(pl->md5, pk, r->pk_len, &r->hash);
+    uint64_t tag = fnv1a(pk, r->pk_len);
+    pk_cache_t *c = &pl->pk_cache[tag % PK_CACHE_SLOTS];
+    if (c->len == r->pk_len && c->tag == tag && !memcmp(c->key, pk, r->pk_len)) {
+        r->hash = c->hash;
+        return KN_OK;
+    }
+    kn_err_t rc = kn_hashkey_from_partition_key_md5(pl->md5, pk, r->pk_len, &r->hash);
+    if (rc == KN_OK) {
+        c->tag = tag;
+        c->hash = r->hash;
+        c->len = (uint8_t)r->pk_len;
+        memcpy(c->key, pk, r->pk_len);
+    }
+    return rc;
+}
+
 static void route(kn_pipeline_t *pl, kn_pstream_t *s, kn_rec_t *r, int64_t now_us) {
     if (!(r->flags & KN_REC_HASHED)) {
-        if (kn_hashkey_from_partition_key_md5(pl->md5, kn_rec_pk(r), r->pk_len, &r->hash) !=
-            KN_OK) {
+        if (hash_key(pl, r) != KN_OK) {
             fail_one(pl, r, KN_ERR_NOMEM, "could not hash the partition key", now_us);
             return;
         }
@@ -468,13 +509,13 @@ static void put_done(kn_pipeline_t *pl, req_t *q, int64_t now_us) {
     kn_pstream_t *s = q->stream;
     pl->inflight--;
     size_t i = 0;
-    for (kn_krec_t *k = q->krecs.head; k; k = k->next, i++) {
-        k->shard->inflight--;
+    for (kn_krec_t *e = q->krecs.head; e; e = e->next, i++) {
+        e->shard->inflight--;
         const kn_put_records_result_t *res = q->result;
         if (!q->err && res && res->count == q->krecs.count && res->entries[i].err == KN_OK) {
             stat_add(&pl->stats.kinesis_records, 1);
-            stat_add(&pl->stats.kinesis_bytes, (long long)k->wire_bytes);
-            if (k->blob)
+            stat_add(&pl->stats.kinesis_bytes, (long long)e->wire_bytes);
+            if (e->blob)
                 stat_add(&pl->stats.aggregated_records, 1);
         } else if (!q->err && res && res->count == q->krecs.count) {
             stat_add(&pl->stats.entries_failed, 1);
@@ -483,11 +524,12 @@ static void put_done(kn_pipeline_t *pl, req_t *q, int64_t now_us) {
     if (q->err || !q->result)
         stat_add(&pl->stats.requests_failed, 1);
     kn_retrier_out_t out = {0};
+    kn_krec_t *k;
     kn_retrier_on_outcome(&pl->rt, &pl->agg, &q->krecs, q->err, q->result, &s->map, now_us, &out);
     kn_rec_list_concat(&pl->done, &out.done);
+    kn_krec_list_concat(&pl->delivered, &out.delivered);
     if (out.reroute.count)
         stat_add(&pl->stats.wrong_shard, 1);
-    kn_krec_t *k;
     while ((k = kn_krec_list_pop(&out.retry))) {
         kn_pshard_t *sh = k->shard;
         if (k->throttled) {
@@ -754,8 +796,9 @@ int64_t kn_pipeline_run(kn_pipeline_t *pl, int64_t now_us, int flushing) {
     return next;
 }
 
-void kn_pipeline_take_done(kn_pipeline_t *pl, kn_rec_list_t *out) {
-    kn_rec_list_concat(out, &pl->done);
+void kn_pipeline_take_done(kn_pipeline_t *pl, kn_rec_list_t *failed, kn_krec_list_t *delivered) {
+    kn_rec_list_concat(failed, &pl->done);
+    kn_krec_list_concat(delivered, &pl->delivered);
 }
 
 size_t kn_pipeline_abort(kn_pipeline_t *pl, const kn_error_t *err, int64_t now_us) {
@@ -808,7 +851,7 @@ kn_pipeline_t *kn_pipeline_new(const kn_pipeline_conf_t *conf, const kn_sender_t
     atomic_init(&pl->ncompl, 0);
     if (kn_agg_ctx_init(&pl->agg, conf->aggregation_enabled, conf->aggregation_max_bytes) !=
             KN_OK ||
-        !(pl->md5 = kn_md5_new())) {
+        !(pl->md5 = kn_md5_new()) || !(pl->pk_cache = calloc(PK_CACHE_SLOTS, sizeof(pk_cache_t)))) {
         kn_pipeline_destroy(pl);
         return NULL;
     }
@@ -841,6 +884,7 @@ void kn_pipeline_destroy(kn_pipeline_t *pl) {
     kn_serr_unref(pl->abort_err);
     kn_agg_ctx_clear(&pl->agg);
     kn_md5_destroy(pl->md5);
+    free(pl->pk_cache);
     pthread_mutex_destroy(&pl->lock);
     free(pl);
 }

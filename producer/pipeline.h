@@ -135,8 +135,12 @@ void kn_pipeline_add(kn_pipeline_t *pl, kn_rec_list_t *recs, int64_t now_us);
  */
 int64_t kn_pipeline_run(kn_pipeline_t *pl, int64_t now_us, int flushing);
 
-/** Moves finished records (result or error set) to the end of `out`. */
-void kn_pipeline_take_done(kn_pipeline_t *pl, kn_rec_list_t *out);
+/**
+ * Moves finished records to the caller: failed records (error set) to the end
+ * of `failed`, delivered Kinesis records (result set; kn_krec_flatten gives
+ * their user records) to the end of `delivered`.
+ */
+void kn_pipeline_take_done(kn_pipeline_t *pl, kn_rec_list_t *failed, kn_krec_list_t *delivered);
 
 /**
  * Shutdown: every record not in a request in flight is finished with a copy of

@@ -2,10 +2,10 @@
  * The public producer: validation and the lock-light put() handoff, the memory
  * bound, the pipeline thread, flush and shutdown.
  *
- * put() pushes onto an intrusive lock-free stack (one CAS); the pipeline thread
- * takes the whole stack with one exchange and reverses it, so each thread's
- * records keep their order and a busy pipeline takes them in batches. The
- * pipeline is only signalled when it sleeps and the stack was empty.
+ * put() pushes onto an intrusive multi-producer single-consumer FIFO (D.
+ * Vyukov's: one atomic exchange per push, no lock, no allocation); the pipeline
+ * thread pops records in put order, a batch at a time, touching each record
+ * once. The pipeline is only signalled when it sleeps.
  *
  * Flush accounting: each record carries the flush epoch current at its put();
  * flush() opens a new epoch and waits until the records of older epochs are
@@ -15,6 +15,7 @@
  */
 #include <cjson/cJSON.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,14 @@
 #include "utf8.h"
 
 #define FAC "producer"
+
+/* Records taken from the put queue per pipeline pass: big enough to amortise
+ * the pass, small enough that they are still in cache when aggregated. */
+#define PIPELINE_BATCH 4096
+
+/* While records keep arriving, the timers (linger, batches) run at least this
+ * often rather than after every batch, so a backlog still fills aggregates. */
+#define PIPELINE_RUN_EVERY_US 10000
 
 /* A partition key is at most 256 characters, so at most 4 * 256 bytes of UTF-8. */
 #define PK_MAX_BYTES (4 * KN_KINESIS_MAX_PARTITION_KEY)
@@ -55,8 +64,10 @@ struct kn_producer_s {
     _Atomic(kn_pstream_t *) streams;
     atomic_llong nstreams;
 
-    /* put -> pipeline */
-    _Atomic(kn_rec_t *) inbox;
+    /* put -> pipeline: the FIFO's tail (producers) and head (pipeline thread) */
+    _Atomic(kn_rec_t *) in_tail;
+    kn_rec_t *in_head;
+    kn_rec_t in_stub;
     atomic_llong held_bytes, held_records;
     atomic_ullong epoch;
     atomic_llong outstanding[KN_FLUSH_EPOCHS];
@@ -231,13 +242,46 @@ static kn_err_t reserve(kn_producer_t *p, int64_t size) {
     }
 }
 
+static void inbox_link(kn_producer_t *p, kn_rec_t *r) {
+    atomic_store_explicit(&r->qnext, NULL, memory_order_relaxed);
+    kn_rec_t *prev = atomic_exchange(&p->in_tail, r);
+    atomic_store_explicit(&prev->qnext, r, memory_order_release);
+}
+
 static void push_inbox(kn_producer_t *p, kn_rec_t *r) {
-    kn_rec_t *head = atomic_load_explicit(&p->inbox, memory_order_relaxed);
-    do {
-        r->next = head;
-    } while (!atomic_compare_exchange_weak(&p->inbox, &head, r));
-    if (!head && atomic_load(&p->pl_sleeping))
+    inbox_link(p, r);
+    if (atomic_load(&p->pl_sleeping))
         wake_pipeline(p);
+}
+
+/* The oldest record, or NULL when empty or when a producer is between its
+ * exchange and its link (the caller retries soon: see inbox_empty). */
+static kn_rec_t *inbox_pop(kn_producer_t *p) {
+    kn_rec_t *head = p->in_head;
+    kn_rec_t *next = atomic_load_explicit(&head->qnext, memory_order_acquire);
+    if (head == &p->in_stub) {
+        if (!next)
+            return NULL;
+        p->in_head = head = next;
+        next = atomic_load_explicit(&head->qnext, memory_order_acquire);
+    }
+    if (next) {
+        p->in_head = next;
+        return head;
+    }
+    if (head != atomic_load(&p->in_tail))
+        return NULL;
+    inbox_link(p, &p->in_stub); /* head is the last record: park the stub behind it */
+    next = atomic_load_explicit(&head->qnext, memory_order_acquire);
+    if (!next)
+        return NULL;
+    p->in_head = next;
+    return head;
+}
+
+static int inbox_empty(kn_producer_t *p) {
+    return p->in_head == atomic_load(&p->in_tail) &&
+           !atomic_load_explicit(&p->in_head->qnext, memory_order_acquire);
 }
 
 static kn_err_t put_checked(kn_producer_t *p, const char *stream, const char *partition_key,
@@ -300,27 +344,18 @@ kn_err_t kn_producer_put(kn_producer_t *p, const char *stream, const char *parti
 
 /* ------------------------------------------------------------ pipeline thread */
 
-static void take_inbox(kn_producer_t *p, kn_rec_list_t *out) {
-    kn_rec_t *r = atomic_exchange(&p->inbox, NULL);
-    kn_rec_t *rev = NULL, *tail = r;
-    size_t n = 0;
-    while (r) {
-        kn_rec_t *next = r->next;
-        r->next = rev;
-        rev = r;
-        r = next;
-        n++;
-    }
-    out->head = rev;
-    out->tail = n ? tail : NULL;
-    out->count = n;
+/* Up to `max` records in put order. */
+static void take_inbox(kn_producer_t *p, kn_rec_list_t *out, size_t max) {
+    kn_rec_t *r;
+    while (out->count < max && (r = inbox_pop(p)))
+        kn_rec_list_push(out, r);
 }
 
 /* Sleeps until `next_us` or a wake-up; never when work is already waiting. */
 static void pipeline_sleep(kn_producer_t *p, int64_t next_us) {
     pthread_mutex_lock(&p->pl_lock);
     atomic_store(&p->pl_sleeping, 1);
-    if (!p->pl_kick && !atomic_load(&p->inbox) && !kn_pipeline_has_completions(p->pl)) {
+    if (!p->pl_kick && inbox_empty(p) && !kn_pipeline_has_completions(p->pl)) {
         if (next_us == INT64_MAX) {
             pthread_cond_wait(&p->pl_cond, &p->pl_lock);
         } else if (next_us > now_us()) {
@@ -338,15 +373,19 @@ static void *pipeline_main(void *arg) {
     kn_producer_t *p = arg;
     kn_error_t *shutdown = kn_error_new(KN_ERR_SHUTDOWN, "the producer was destroyed before "
                                                          "the record was delivered");
+    int64_t last_run = 0;
     for (;;) {
         int64_t now = now_us();
-        kn_rec_list_t in;
-        take_inbox(p, &in);
-        if (in.count)
-            atomic_fetch_add_explicit(&p->stats.accepted, (long long)in.count,
-                                      memory_order_relaxed);
+        kn_rec_list_t in = {0};
+        take_inbox(p, &in, PIPELINE_BATCH);
+        size_t taken = in.count;
+        if (taken)
+            atomic_fetch_add_explicit(&p->stats.accepted, (long long)taken, memory_order_relaxed);
         kn_pipeline_add(p->pl, &in, now);
         int phase = atomic_load(&p->phase);
+        if (taken == PIPELINE_BATCH && phase == PHASE_RUN && now - last_run < PIPELINE_RUN_EVERY_US)
+            continue; /* more records are waiting: take them before the timers run */
+        last_run = now;
         if (phase >= PHASE_ABORT) {
             pthread_mutex_lock(&p->pl_lock);
             if (!p->aborted) {
@@ -358,9 +397,10 @@ static void *pipeline_main(void *arg) {
         }
         int flushing = atomic_load(&p->flushers) > 0 || atomic_load(&p->closing);
         int64_t next = kn_pipeline_run(p->pl, now, flushing);
-        kn_rec_list_t done = {0};
-        kn_pipeline_take_done(p->pl, &done);
-        kn_reports_push(p->reports, &done);
+        kn_rec_list_t failed = {0};
+        kn_krec_list_t delivered = {0};
+        kn_pipeline_take_done(p->pl, &failed, &delivered);
+        kn_reports_push(p->reports, &failed, &delivered);
         int64_t agg = atomic_load_explicit(&kn_pipeline_stats(p->pl)->agg_bytes,
                                            memory_order_relaxed);
         if (agg != p->agg_counted) {
@@ -368,8 +408,14 @@ static void *pipeline_main(void *arg) {
             p->agg_counted = agg;
         }
         if (phase == PHASE_TRANSPORT_GONE && !kn_pipeline_inflight(p->pl) &&
-            !kn_pipeline_has_completions(p->pl) && !atomic_load(&p->inbox))
+            !kn_pipeline_has_completions(p->pl) && inbox_empty(p))
             break;
+        if (taken == PIPELINE_BATCH)
+            continue; /* more records are waiting */
+        if (!inbox_empty(p) && !atomic_load(&p->in_head->qnext)) {
+            sched_yield(); /* a put is half-way through linking its record */
+            continue;
+        }
         pipeline_sleep(p, next);
     }
     kn_error_destroy(shutdown);
@@ -482,6 +528,9 @@ static void teardown(kn_producer_t *p) {
 }
 
 static void init_sync(kn_producer_t *p) {
+    atomic_init(&p->in_stub.qnext, NULL);
+    atomic_init(&p->in_tail, &p->in_stub);
+    p->in_head = &p->in_stub;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -562,6 +611,7 @@ kn_producer_t *kn_producer_new(kn_conf_t *conf, char *errstr, size_t errstr_size
         return NULL;
     }
     p->pl_started = 1;
+    pthread_setname_np(p->pl_thread, "kn-pipeline");
     kn_pipeline_set_wake(p->pl, wake_pipeline, p);
     p->conf = conf;
     return p;

@@ -224,8 +224,21 @@ kn_krec_t *kn_krec_new(void) {
 void kn_krec_free(kn_krec_t *k) {
     if (!k)
         return;
+    kn_kresult_unref(k->result);
     free(k->blob);
     free(k);
+}
+
+kn_rec_t *kn_krec_take_delivered(kn_krec_t *k) {
+    kn_rec_t *r = kn_rec_list_pop(&k->recs);
+    if (!r)
+        return NULL;
+    r->result = kn_kresult_ref(k->result);
+    r->sent_us = k->sent_us;
+    r->done_us = k->done_us;
+    if (k->aggregated)
+        r->flags |= KN_REC_AGGREGATED;
+    return r;
 }
 
 void kn_krec_update_times(kn_krec_t *k) {
@@ -266,6 +279,19 @@ kn_krec_t *kn_krec_list_pop(kn_krec_list_t *l) {
     l->count--;
     k->next = NULL;
     return k;
+}
+
+void kn_krec_list_concat(kn_krec_list_t *dst, kn_krec_list_t *src) {
+    if (!src->head)
+        return;
+    if (dst->tail)
+        dst->tail->next = src->head;
+    else
+        dst->head = src->head;
+    dst->tail = src->tail;
+    dst->count += src->count;
+    src->head = src->tail = NULL;
+    src->count = 0;
 }
 
 void kn_krec_list_remove(kn_krec_list_t *l, kn_krec_t *prev, kn_krec_t *k) {

@@ -63,13 +63,14 @@ typedef struct kn_rec_attempt_s {
 } kn_rec_attempt_t;
 
 #define KN_REC_HAS_EHK 0x1    /* the user gave an explicit hash key */
-#define KN_REC_AGGREGATED 0x2 /* delivered inside an aggregate (subseq is meaningful) */
+#define KN_REC_AGGREGATED 0x2 /* delivered inside an aggregate (set when reported) */
 #define KN_REC_HASHED 0x4     /* hash is set (explicit hash key parsed, or MD5 computed) */
 
 struct kn_pstream_s; /* the pipeline's per-stream state */
 
 typedef struct kn_rec_s {
     struct kn_rec_s *next;
+    _Atomic(struct kn_rec_s *) qnext; /* the producer's put queue only */
     struct kn_pstream_s *stream;
     kn_u128_t hash;      /* explicit hash key, else MD5 of the partition key */
     int64_t put_us;
@@ -80,10 +81,10 @@ typedef struct kn_rec_s {
     uint64_t seq;        /* put order: restores order when records are routed again */
     void *opaque;
     kn_rec_attempt_t *attempts; /* failed attempts, NULL until the first */
-    kn_kresult_t *result;       /* on success */
+    kn_kresult_t *result;       /* on success (set by kn_krec_flatten) */
     kn_serr_t *error;           /* on failure */
     uint32_t data_len;
-    uint32_t subseq;     /* index inside its aggregate */
+    uint32_t subseq;     /* index inside its Kinesis record (set when it joins one) */
     uint16_t pk_len;     /* bytes */
     uint8_t ehk_len;     /* bytes, 0 without one */
     uint8_t flags;       /* KN_REC_* */
@@ -151,6 +152,9 @@ typedef struct kn_krec_s {
     int64_t sent_us;           /* start of the latest attempt */
     uint16_t retries;          /* attempts that failed so far */
     uint8_t throttled;         /* the latest attempt was throttled */
+    uint8_t aggregated;        /* sent as an aggregate (blob may be freed since) */
+    kn_kresult_t *result;      /* delivered: where (one reference) */
+    int64_t done_us;           /* delivered: when the answer came */
     char ehk[KN_U128_DEC_MAX + 1]; /* aggregate: decimal hash key of the first record */
 } kn_krec_t;
 
@@ -171,8 +175,14 @@ static inline const char *kn_krec_ehk(const kn_krec_t *k) {
 
 /** An empty container, or NULL when out of memory. */
 kn_krec_t *kn_krec_new(void);
-/** Frees the container and its blob, not its records (they must have moved on). Accepts NULL. */
+/** Frees the container, its blob and result, not its records (they must have moved on). Accepts NULL. */
 void kn_krec_free(kn_krec_t *k);
+/**
+ * Takes the next user record of a delivered Kinesis record, giving it a
+ * reference to the shared result, the attempt's times and the aggregated flag;
+ * NULL when none is left (then free the container).
+ */
+kn_rec_t *kn_krec_take_delivered(kn_krec_t *k);
 /** Recomputes deadline and expiration as the minimum over the records. */
 void kn_krec_update_times(kn_krec_t *k);
 
@@ -185,6 +195,8 @@ typedef struct kn_krec_list_s {
 void kn_krec_list_push(kn_krec_list_t *l, kn_krec_t *k);
 void kn_krec_list_push_front(kn_krec_list_t *l, kn_krec_t *k);
 kn_krec_t *kn_krec_list_pop(kn_krec_list_t *l);
+/** Moves every entry of src to the end of dst; src becomes empty. */
+void kn_krec_list_concat(kn_krec_list_t *dst, kn_krec_list_t *src);
 /** Removes k, which must be in l after `prev` (NULL: k is the head). */
 void kn_krec_list_remove(kn_krec_list_t *l, kn_krec_t *prev, kn_krec_t *k);
 

@@ -14,19 +14,26 @@ struct kn_reports_s {
     kn_reports_conf_t c;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    kn_rec_list_t queue;
+    kn_rec_list_t queue;      /* failed records */
+    kn_krec_list_t delivered; /* delivered Kinesis records */
+    int64_t pending;          /* user records in both */
     int stop;
     int has_thread;
     pthread_t thread;
     int64_t next_stats_us;
 };
 
-void kn_reports_push(kn_reports_t *r, kn_rec_list_t *done) {
-    if (!done->count)
+void kn_reports_push(kn_reports_t *r, kn_rec_list_t *failed, kn_krec_list_t *delivered) {
+    if (!failed->count && !delivered->count)
         return;
+    int64_t n = (int64_t)failed->count;
+    for (const kn_krec_t *k = delivered->head; k; k = k->next)
+        n += (int64_t)k->recs.count;
     pthread_mutex_lock(&r->lock);
-    int was_empty = !r->queue.count;
-    kn_rec_list_concat(&r->queue, done);
+    int was_empty = !r->pending;
+    kn_rec_list_concat(&r->queue, failed);
+    kn_krec_list_concat(&r->delivered, delivered);
+    r->pending += n;
     if (was_empty)
         pthread_cond_signal(&r->cond);
     pthread_mutex_unlock(&r->lock);
@@ -34,14 +41,24 @@ void kn_reports_push(kn_reports_t *r, kn_rec_list_t *done) {
 
 int64_t kn_reports_pending(kn_reports_t *r) {
     pthread_mutex_lock(&r->lock);
-    int64_t n = (int64_t)r->queue.count;
+    int64_t n = r->pending;
     pthread_mutex_unlock(&r->lock);
     return n;
 }
 
+/* Takes the whole queue (under the lock). */
+static void take(kn_reports_t *r, kn_rec_list_t *failed, kn_krec_list_t *delivered) {
+    *failed = r->queue;
+    *delivered = r->delivered;
+    memset(&r->queue, 0, sizeof(r->queue));
+    memset(&r->delivered, 0, sizeof(r->delivered));
+    r->pending = 0;
+}
+
 static void deliver(kn_reports_t *r, kn_rec_t *rec, int64_t latency_us) {
     kn_producer_attempt_t stack[ATTEMPTS_ON_STACK], *att = stack;
-    size_t n = rec->nattempts + (rec->result ? 1u : 0u);
+    const kn_kresult_t *res = rec->result;
+    size_t n = rec->nattempts + (res ? 1u : 0u);
     if (n > ATTEMPTS_ON_STACK && !(att = malloc(n * sizeof(*att)))) {
         att = stack; /* out of memory: report the first attempts only */
         n = ATTEMPTS_ON_STACK;
@@ -52,7 +69,7 @@ static void deliver(kn_reports_t *r, kn_rec_t *rec, int64_t latency_us) {
         att[i].start_us = rec->attempts[i].start_us - rec->put_us;
         att[i].duration_us = rec->attempts[i].duration_us;
     }
-    if (rec->result && i < n) {
+    if (res && i < n) {
         att[i].error = NULL;
         att[i].start_us = rec->sent_us - rec->put_us;
         att[i].duration_us = rec->done_us - rec->sent_us;
@@ -61,8 +78,8 @@ static void deliver(kn_reports_t *r, kn_rec_t *rec, int64_t latency_us) {
     kn_delivery_report_t rep = {
         .error = rec->error ? rec->error->err : NULL,
         .stream = kn_pstream_name(rec->stream),
-        .shard_id = rec->result ? rec->result->shard_id : NULL,
-        .sequence_number = rec->result ? rec->result->sequence_number : NULL,
+        .shard_id = res ? res->shard_id : NULL,
+        .sequence_number = res ? res->sequence_number : NULL,
         .subsequence_number = (rec->flags & KN_REC_AGGREGATED) ? rec->subseq : 0,
         .aggregated = !!(rec->flags & KN_REC_AGGREGATED),
         .data = kn_rec_data(rec),
@@ -89,24 +106,37 @@ static void maybe_stats(kn_reports_t *r, int64_t now) {
     free(json);
 }
 
-/* Runs the callbacks of `l`, frees the records and gives their memory back. */
-static int serve(kn_reports_t *r, kn_rec_list_t *l) {
+/* Runs the callback of one record, frees it and counts what it held. */
+static void serve_one(kn_reports_t *r, kn_rec_t *rec, int64_t now, kn_release_t *rel) {
+    /* the list is cold by now: fetch the next record while this one is served */
+    if (rec->next)
+        __builtin_prefetch(rec->next);
+    int64_t latency = now - rec->put_us;
+    if (r->c.dr_fn)
+        deliver(r, rec, latency);
+    kn_pstats_count_report(r->c.stats, rec, latency);
+    rel->records++;
+    rel->bytes += (int64_t)kn_rec_alloc_size(rec->pk_len, rec->ehk_len, rec->data_len);
+    rel->per_epoch[rec->epoch % KN_FLUSH_EPOCHS]++;
+    kn_rec_free(rec);
+}
+
+/* Serves a taken queue: delivered entries one by one (their records are still
+ * warm when reported), then failures; gives the memory back once. */
+static int serve(kn_reports_t *r, kn_rec_list_t *failed, kn_krec_list_t *delivered) {
     kn_release_t rel;
     memset(&rel, 0, sizeof(rel));
-    int n = 0;
     int64_t now = r->c.now_us();
+    int n = 0;
+    kn_krec_t *k;
     kn_rec_t *rec;
-    while ((rec = kn_rec_list_pop(l))) {
-        int64_t latency = now - rec->put_us;
-        if (r->c.dr_fn)
-            deliver(r, rec, latency);
-        kn_pstats_count_report(r->c.stats, rec, latency);
-        rel.records++;
-        rel.bytes += (int64_t)kn_rec_alloc_size(rec->pk_len, rec->ehk_len, rec->data_len);
-        rel.per_epoch[rec->epoch % KN_FLUSH_EPOCHS]++;
-        kn_rec_free(rec);
-        n++;
+    while ((k = kn_krec_list_pop(delivered))) {
+        for (; (rec = kn_krec_take_delivered(k)); n++)
+            serve_one(r, rec, now, &rel);
+        kn_krec_free(k);
     }
+    for (; (rec = kn_rec_list_pop(failed)); n++)
+        serve_one(r, rec, now, &rel);
     if (n)
         r->c.released(r->c.released_arg, &rel);
     maybe_stats(r, now);
@@ -124,7 +154,7 @@ static void *report_main(void *arg) {
     kn_reports_t *r = arg;
     pthread_mutex_lock(&r->lock);
     for (;;) {
-        while (!r->queue.count && !r->stop) {
+        while (!r->pending && !r->stop) {
             if (r->c.stats_fn && r->c.stats_interval_us > 0) {
                 int64_t wait = r->next_stats_us - r->c.now_us();
                 if (wait <= 0)
@@ -136,13 +166,14 @@ static void *report_main(void *arg) {
                 pthread_cond_wait(&r->cond, &r->lock);
             }
         }
-        kn_rec_list_t l = r->queue;
-        memset(&r->queue, 0, sizeof(r->queue));
+        kn_rec_list_t failed;
+        kn_krec_list_t delivered;
+        take(r, &failed, &delivered);
         int stop = r->stop;
         pthread_mutex_unlock(&r->lock);
-        serve(r, &l);
+        serve(r, &failed, &delivered);
         pthread_mutex_lock(&r->lock);
-        if (stop && !r->queue.count)
+        if (stop && !r->pending)
             break;
     }
     pthread_mutex_unlock(&r->lock);
@@ -153,21 +184,22 @@ int kn_reports_poll(kn_reports_t *r, int timeout_ms) {
     if (r->has_thread)
         return 0;
     pthread_mutex_lock(&r->lock);
-    if (!r->queue.count && timeout_ms != 0) {
+    if (!r->pending && timeout_ms != 0) {
         struct timespec ts;
         if (timeout_ms > 0)
             abs_time(&ts, (int64_t)timeout_ms * 1000);
-        while (!r->queue.count) {
+        while (!r->pending) {
             if (timeout_ms < 0)
                 pthread_cond_wait(&r->cond, &r->lock);
             else if (pthread_cond_timedwait(&r->cond, &r->lock, &ts))
                 break;
         }
     }
-    kn_rec_list_t l = r->queue;
-    memset(&r->queue, 0, sizeof(r->queue));
+    kn_rec_list_t failed;
+    kn_krec_list_t delivered;
+    take(r, &failed, &delivered);
     pthread_mutex_unlock(&r->lock);
-    return serve(r, &l);
+    return serve(r, &failed, &delivered);
 }
 
 kn_reports_t *kn_reports_new(const kn_reports_conf_t *conf) {
@@ -188,6 +220,7 @@ kn_reports_t *kn_reports_new(const kn_reports_conf_t *conf) {
             return NULL;
         }
         r->has_thread = 1;
+        pthread_setname_np(r->thread, "kn-reports");
     }
     return r;
 }
@@ -202,9 +235,10 @@ void kn_reports_destroy(kn_reports_t *r) {
         pthread_mutex_unlock(&r->lock);
         pthread_join(r->thread, NULL);
     } else {
-        kn_rec_list_t l = r->queue;
-        memset(&r->queue, 0, sizeof(r->queue));
-        serve(r, &l);
+        kn_rec_list_t failed;
+        kn_krec_list_t delivered;
+        take(r, &failed, &delivered);
+        serve(r, &failed, &delivered);
     }
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->lock);

@@ -48,8 +48,8 @@ typedef struct kn_reports_s kn_reports_t;
 /** The report queue (and its thread when threaded). NULL when out of memory or no thread. */
 kn_reports_t *kn_reports_new(const kn_reports_conf_t *conf);
 
-/** Queues finished records (any thread); `done` is emptied. */
-void kn_reports_push(kn_reports_t *r, kn_rec_list_t *done);
+/** Queues failed records and delivered Kinesis records (any thread); both lists are emptied. */
+void kn_reports_push(kn_reports_t *r, kn_rec_list_t *failed, kn_krec_list_t *delivered);
 
 /**
  * Serves queued reports on the calling thread, waiting up to timeout_ms (-1:

@@ -11,21 +11,16 @@ void kn_retrier_init(kn_retrier_t *rt, int64_t base_ms, int64_t max_ms, uint64_t
     kn_rng_seed(&rt->rng, seed);
 }
 
-static void finish(kn_rec_t *r, kn_serr_t *err, kn_kresult_t *res, int64_t now_us,
-                   kn_rec_list_t *done) {
+static void finish(kn_rec_t *r, kn_serr_t *err, int64_t now_us, kn_rec_list_t *done) {
     r->error = kn_serr_ref(err);
-    r->result = kn_kresult_ref(res);
     r->done_us = now_us;
     kn_rec_list_push(done, r);
 }
 
-static void finish_all(kn_krec_t *k, kn_serr_t *err, kn_kresult_t *res, int64_t now_us,
-                       kn_rec_list_t *done) {
+static void finish_all(kn_krec_t *k, kn_serr_t *err, int64_t now_us, kn_rec_list_t *done) {
     kn_rec_t *r;
-    while ((r = kn_rec_list_pop(&k->recs))) {
-        r->sent_us = k->sent_us; /* the last attempt, for the report */
-        finish(r, err, res, now_us, done);
-    }
+    while ((r = kn_rec_list_pop(&k->recs)))
+        finish(r, err, now_us, done);
 }
 
 /* A reply we could not read says nothing about what was written: retry it like a
@@ -55,7 +50,7 @@ size_t kn_retrier_expire_list(kn_rec_list_t *recs, int64_t now_us, kn_rec_list_t
             continue;
         }
         kn_serr_t *e = expired_error(r);
-        finish(r, e, NULL, now_us, done);
+        finish(r, e, now_us, done);
         kn_serr_unref(e);
         n++;
     }
@@ -72,7 +67,7 @@ int kn_retrier_expire_krec(kn_agg_ctx_t *agg, kn_krec_t *k, int64_t now_us, kn_r
         return 1;
     if (kn_krec_rebuild(agg, k) != KN_OK) {
         kn_serr_t *e = kn_serr_new(kn_error_new(KN_ERR_NOMEM, "no memory to re-encode an aggregate"));
-        finish_all(k, e, NULL, now_us, done);
+        finish_all(k, e, now_us, done);
         kn_serr_unref(e);
         return 1;
     }
@@ -91,7 +86,7 @@ static void fail_or_retry(kn_retrier_t *rt, kn_agg_ctx_t *agg, kn_krec_t *k, kn_
     /* no error object (out of memory): retry without history rather than lose it */
     const kn_error_t *e = err ? err->err : NULL;
     if (e && !retriable(e)) {
-        finish_all(k, err, NULL, now_us, &out->done);
+        finish_all(k, err, now_us, &out->done);
         kn_krec_release(agg, k);
         return;
     }
@@ -140,10 +135,20 @@ static void succeed(kn_agg_ctx_t *agg, kn_krec_t *k, const kn_put_records_entry_
             return;
         }
     }
-    kn_kresult_t *res = kn_kresult_new(actual, e->sequence_number ? e->sequence_number : "");
-    finish_all(k, NULL, res, now_us, &out->done);
-    kn_kresult_unref(res);
-    kn_krec_release(agg, k);
+    /* The records are not touched here: the report side reads the result from
+     * the container (one pass over them instead of two). */
+    k->result = kn_kresult_new(actual, e->sequence_number ? e->sequence_number : "");
+    if (!k->result) {
+        kn_serr_t *err = kn_serr_new(kn_error_new(KN_ERR_NOMEM, "delivered to %s, but no memory "
+                                                                "to report where", actual));
+        finish_all(k, err, now_us, &out->done);
+        kn_serr_unref(err);
+        kn_krec_release(agg, k);
+        return;
+    }
+    k->done_us = now_us;
+    kn_krec_drop_blob(agg, k);
+    kn_krec_list_push(&out->delivered, k);
 }
 
 void kn_retrier_on_outcome(kn_retrier_t *rt, kn_agg_ctx_t *agg, kn_krec_list_t *sent,

@@ -39,7 +39,8 @@ typedef struct kn_retrier_s {
 
 /** What the pipeline must do next with the records of one outcome. */
 typedef struct kn_retrier_out_s {
-    kn_rec_list_t done;     /* result or error set: ready to report */
+    kn_krec_list_t delivered; /* delivered entries (result set, blob freed): ready to report */
+    kn_rec_list_t done;     /* failed records (error set): ready to report */
     kn_krec_list_t retry;   /* entries to send again after not_before_us, in request order */
     kn_rec_list_t reroute;  /* records to route through the shard map again, in order */
     int stale_map;          /* a response showed the shard map stale */
@@ -55,7 +56,8 @@ void kn_retrier_init(kn_retrier_t *rt, int64_t base_ms, int64_t max_ms, uint64_t
  * failed as a whole) or `result` (one entry per request entry; a count mismatch
  * is handled as a failed request). `map` is the stream's current shard map,
  * used for wrong-shard checks. Every krec of `sent` ends up in out->retry or
- * released, and every user record in out->done, out->reroute or a retried krec.
+ * released or in out->delivered, and every user record in out->done,
+ * out->reroute or an entry of out->retry or out->delivered.
  */
 void kn_retrier_on_outcome(kn_retrier_t *rt, kn_agg_ctx_t *agg, kn_krec_list_t *sent,
                            const kn_error_t *request_err, const kn_put_records_result_t *result,

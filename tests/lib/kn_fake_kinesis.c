@@ -1,18 +1,20 @@
 /* A fake Kinesis (ListShards, PutRecords) over HTTP/1.1 for tests and benchmarks. */
-#include <check.h>
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "base64.h"
 #include "hashkey.h"
 #include "kn_fake_kinesis.h"
-#include "kn_test_server.h"
 #include "md5.h"
 
 #define MAX_SHARDS 1024
@@ -21,8 +23,27 @@
 
 typedef unsigned __int128 u128;
 
+/* Usable outside Check (the benchmark sink is a plain program): abort loudly. */
+#define MUST(cond)                                                                  \
+    do {                                                                            \
+        if (!(cond)) {                                                              \
+            fprintf(stderr, "%s:%d: fake Kinesis: %s failed\n", __FILE__, __LINE__, #cond); \
+            abort();                                                                \
+        }                                                                           \
+    } while (0)
+
+typedef struct conn_s {
+    struct conn_s *next;
+    struct kn_fake_kinesis_s *f;
+    int fd;
+    pthread_t thread;
+} conn_t;
+
 struct kn_fake_kinesis_s {
-    kn_test_server_t *srv;
+    int listen_fd;
+    pthread_t accept_thread;
+    atomic_int stopping;
+    conn_t *conns;           /* under lock */
     char url[64];
     int nshards;
     int store;
@@ -45,7 +66,7 @@ static void sb_add(sbuf_t *b, const char *s, size_t n) {
     if (b->len + n + 1 > b->cap) {
         size_t cap = (b->len + n + 1) * 2;
         char *p = realloc(b->buf, cap);
-        ck_assert_ptr_nonnull(p);
+        MUST(p);
         b->buf = p;
         b->cap = cap;
     }
@@ -74,6 +95,20 @@ static int shard_of(const kn_fake_kinesis_t *f, kn_u128_t h) {
     return i;
 }
 
+static int write_all(int fd, const void *buf, size_t len) {
+    const char *p = buf;
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 static int respond(int fd, int status, const char *reason, const char *body) {
     char head[256];
     size_t n = strlen(body);
@@ -81,9 +116,9 @@ static int respond(int fd, int status, const char *reason, const char *body) {
                      "HTTP/1.1 %d %s\r\nContent-Type: application/x-amz-json-1.1\r\n"
                      "x-amzn-RequestId: fake-request\r\nContent-Length: %zu\r\n\r\n",
                      status, reason, n);
-    if (kn_test_write_all(fd, head, (size_t)h))
+    if (write_all(fd, head, (size_t)h))
         return -1;
-    return kn_test_write_all(fd, body, n);
+    return write_all(fd, body, n);
 }
 
 static void list_shards(kn_fake_kinesis_t *f, int fd) {
@@ -273,7 +308,7 @@ static int put_records(kn_fake_kinesis_t *f, int fd, const char *body, size_t bo
             if (f->nrecs == f->cap) {
                 f->cap = f->cap ? f->cap * 2 : 1024;
                 f->recs = realloc(f->recs, f->cap * sizeof(*f->recs));
-                ck_assert_ptr_nonnull(f->recs);
+                MUST(f->recs);
             }
             kn_fake_record_t *r = &f->recs[f->nrecs++];
             r->shard = shard;
@@ -316,12 +351,15 @@ static int header_value(const char *head, const char *name, char *out, size_t si
     return 0;
 }
 
-static void serve_conn(kn_test_server_t *srv, int fd, void *opaque) {
-    kn_fake_kinesis_t *f = opaque;
+static void *serve_conn(void *arg) {
+    conn_t *cn = arg;
+    kn_fake_kinesis_t *f = cn->f;
+    int fd = cn->fd;
     kn_md5_t *md5 = kn_md5_new();
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap + 1);
-    while (!kn_test_server_stopping(srv)) {
+    MUST(buf && md5);
+    while (!atomic_load(&f->stopping)) {
         char *end;
         buf[len] = 0;
         while (!(end = strstr(buf, "\r\n\r\n"))) {
@@ -347,7 +385,7 @@ static void serve_conn(kn_test_server_t *srv, int fd, void *opaque) {
             buf = realloc(buf, cap + 1);
         }
         if (expect && len < head_len + body_len &&
-            kn_test_write_all(fd, "HTTP/1.1 100 Continue\r\n\r\n", 25))
+            write_all(fd, "HTTP/1.1 100 Continue\r\n\r\n", 25))
             goto out;
         while (len < head_len + body_len) {
             ssize_t got = recv(fd, buf + len, cap - len, 0);
@@ -374,21 +412,57 @@ static void serve_conn(kn_test_server_t *srv, int fd, void *opaque) {
 out:
     free(buf);
     kn_md5_destroy(md5);
+    shutdown(fd, SHUT_RDWR);
+    return NULL;
+}
+
+static void *accept_main(void *arg) {
+    kn_fake_kinesis_t *f = arg;
+    for (;;) {
+        int fd = accept(f->listen_fd, NULL, NULL);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            return NULL; /* closed by stop */
+        }
+        if (atomic_load(&f->stopping)) {
+            close(fd);
+            return NULL;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        conn_t *cn = calloc(1, sizeof(*cn));
+        MUST(cn);
+        cn->f = f;
+        cn->fd = fd;
+        pthread_mutex_lock(&f->lock);
+        cn->next = f->conns;
+        f->conns = cn;
+        pthread_mutex_unlock(&f->lock);
+        MUST(pthread_create(&cn->thread, NULL, serve_conn, cn) == 0);
+    }
 }
 
 kn_fake_kinesis_t *kn_fake_kinesis_start(int shards, int store) {
-    ck_assert_int_ge(shards, 1);
-    ck_assert_int_le(shards, MAX_SHARDS);
+    MUST(shards >= 1 && shards <= MAX_SHARDS);
     kn_fake_kinesis_t *f = calloc(1, sizeof(*f));
-    ck_assert_ptr_nonnull(f);
+    MUST(f);
     f->nshards = shards;
     f->store = store;
     u128 step = ~(u128)0 / (u128)shards;
     for (int i = 0; i < shards; i++)
         f->start[i] = step * (u128)i;
     pthread_mutex_init(&f->lock, NULL);
-    f->srv = kn_test_server_start(serve_conn, f);
-    snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", kn_test_server_port(f->srv));
+    f->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    MUST(f->listen_fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    MUST(bind(f->listen_fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    MUST(listen(f->listen_fd, 256) == 0);
+    socklen_t alen = sizeof(a);
+    MUST(getsockname(f->listen_fd, (struct sockaddr *)&a, &alen) == 0);
+    snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+    MUST(pthread_create(&f->accept_thread, NULL, accept_main, f) == 0);
     return f;
 }
 
@@ -433,7 +507,23 @@ const kn_fake_record_t *kn_fake_kinesis_records(kn_fake_kinesis_t *f, size_t *co
 void kn_fake_kinesis_stop(kn_fake_kinesis_t *f) {
     if (!f)
         return;
-    kn_test_server_stop(f->srv);
+    atomic_store(&f->stopping, 1);
+    shutdown(f->listen_fd, SHUT_RDWR);
+    close(f->listen_fd);
+    pthread_join(f->accept_thread, NULL);
+    pthread_mutex_lock(&f->lock);
+    conn_t *cn = f->conns;
+    f->conns = NULL;
+    for (conn_t *c = cn; c; c = c->next)
+        shutdown(c->fd, SHUT_RDWR);
+    pthread_mutex_unlock(&f->lock);
+    while (cn) {
+        conn_t *n = cn->next;
+        pthread_join(cn->thread, NULL);
+        close(cn->fd);
+        free(cn);
+        cn = n;
+    }
     for (size_t i = 0; i < f->nrecs; i++) {
         free(f->recs[i].pk);
         free(f->recs[i].ehk);

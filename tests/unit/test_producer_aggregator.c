@@ -40,7 +40,7 @@ static void check_blob(kn_agg_decoder_t *d, const kn_krec_t *k) {
     size_t i = 0;
     for (const kn_rec_t *r = k->recs.head; r; r = r->next, i++) {
         ck_assert_uint_eq(r->subseq, i);
-        ck_assert(r->flags & KN_REC_AGGREGATED);
+        ck_assert(k->aggregated);
         ck_assert_uint_eq(recs[i].partition_key_len, r->pk_len);
         ck_assert(!memcmp(recs[i].partition_key, kn_rec_pk(r), r->pk_len));
         ck_assert_uint_eq(recs[i].data_len, r->data_len);
@@ -134,7 +134,7 @@ START_TEST(single_record_is_plain) {
     ck_assert_str_eq(kn_krec_ehk(k), "99");
     ck_assert_uint_eq(kn_krec_data_len(k), 10);
     ck_assert_uint_eq(k->wire_bytes, 16);
-    ck_assert(!(r->flags & KN_REC_AGGREGATED));
+    ck_assert(!k->aggregated);
     free_krecs(&c, &out);
     /* without an EHK the plain entry has none */
     r = mkrec("user-8", NULL, 3, 1, 5);
@@ -263,7 +263,7 @@ START_TEST(rebuild_after_removal) {
     ck_assert_ptr_null(k->blob);
     ck_assert_str_eq(kn_krec_pk(k), "p3");
     ck_assert_uint_eq(r[3]->subseq, 0);
-    ck_assert(!(r[3]->flags & KN_REC_AGGREGATED));
+    ck_assert(!k->aggregated);
     ck_assert_int_eq(c.bytes, 0);
     free_krecs(&c, &out);
     kn_agg_ctx_clear(&c);

@@ -55,9 +55,25 @@ static kn_krec_t *krec(const char *shard, kn_rec_t **recs, int n) {
     return out.head;
 }
 
+/* A delivered entry's records as the report side sees them. */
+static void flatten_into(kn_krec_t *k, kn_rec_list_t *out) {
+    kn_rec_t *r;
+    while ((r = kn_krec_take_delivered(k)))
+        kn_rec_list_push(out, r);
+    kn_krec_free(k);
+}
+
+/* Delivered entries as user records (what the report side sees), after the failed ones. */
+static void flatten(kn_retrier_out_t *o) {
+    kn_krec_t *k;
+    while ((k = kn_krec_list_pop(&o->delivered)))
+        flatten_into(k, &o->done);
+}
+
 static void drain(kn_retrier_out_t *o) {
     kn_rec_t *r;
     kn_krec_t *k;
+    flatten(o);
     while ((r = kn_rec_list_pop(&o->done)))
         kn_rec_free(r);
     while ((r = kn_rec_list_pop(&o->reroute)))
@@ -84,6 +100,7 @@ START_TEST(partial_failure_retries_only_failed_entries) {
     kn_put_records_result_t res = {.failed_record_count = 2, .count = 3, .entries = e};
     kn_retrier_out_t o = {0};
     kn_retrier_on_outcome(&rt, &agg, &sent, NULL, &res, &map, 5000, &o);
+    flatten(&o);
     ck_assert_uint_eq(sent.count, 0);
     /* the first entry's two records are done, with subsequence numbers */
     ck_assert_uint_eq(o.done.count, 2);
@@ -128,6 +145,7 @@ START_TEST(whole_request_failures) {
     kn_error_t *net = kn_error_new(KN_ERR_TRANSPORT, "connection reset");
     kn_retrier_out_t o = {0};
     kn_retrier_on_outcome(&rt, &agg, &sent, net, NULL, &map, 2000, &o);
+    flatten(&o);
     kn_error_destroy(net);
     ck_assert_uint_eq(o.retry.count, 2);
     ck_assert_uint_eq(o.done.count, 0);
@@ -139,6 +157,7 @@ START_TEST(whole_request_failures) {
     memset(&o, 0, sizeof(o));
     kn_error_t *nf = kn_error_from_service(400, "ResourceNotFoundException", "no stream", "req-9");
     kn_retrier_on_outcome(&rt, &agg, &again, nf, NULL, &map, 3000, &o);
+    flatten(&o);
     kn_error_destroy(nf);
     ck_assert_uint_eq(o.retry.count, 0);
     ck_assert_uint_eq(o.done.count, 3);
@@ -158,6 +177,7 @@ START_TEST(whole_request_failures) {
         kn_error_t *err = kn_error_from_service(400, types[t], "no", NULL);
         memset(&o, 0, sizeof(o));
         kn_retrier_on_outcome(&rt, &agg, &sent, err, NULL, &map, 3000, &o);
+    flatten(&o);
         kn_error_destroy(err);
         ck_assert_msg(o.done.count == 1 && o.retry.count == 0, "%s", types[t]);
         drain(&o);
@@ -175,6 +195,7 @@ START_TEST(count_mismatch_is_retried) {
     kn_put_records_result_t res = {.count = 1, .entries = e};
     kn_retrier_out_t o = {0};
     kn_retrier_on_outcome(&rt, &agg, &sent, NULL, &res, &map, 2000, &o);
+    flatten(&o);
     ck_assert_uint_eq(o.retry.count, 2);
     ck_assert_int_eq(kn_error_code(r[0]->attempts[0].err->err), KN_ERR_BAD_RESPONSE);
     drain(&o);
@@ -193,6 +214,7 @@ START_TEST(ttl_expiry_on_failure) {
     kn_put_records_result_t res = {.failed_record_count = 1, .count = 1, .entries = e};
     kn_retrier_out_t o = {0};
     kn_retrier_on_outcome(&rt, &agg, &sent, NULL, &res, &map, 5000, &o);
+    flatten(&o);
     ck_assert_uint_eq(o.done.count, 1);
     ck_assert_ptr_eq(o.done.head, r[0]);
     ck_assert_int_eq(kn_error_code(r[0]->error->err), KN_ERR_RECORD_EXPIRED);
@@ -238,6 +260,7 @@ START_TEST(huge_ttl_saturates) {
     kn_error_t *err = kn_error_new(KN_ERR_TIMED_OUT, "timeout");
     kn_retrier_out_t o = {0};
     kn_retrier_on_outcome(&rt, &agg, &sent, err, NULL, &map, INT64_MAX - 10, &o);
+    flatten(&o);
     kn_error_destroy(err);
     ck_assert_uint_eq(o.retry.count, 1);
     ck_assert_int_ge(o.retry.head->not_before_us, INT64_MAX - 10);
@@ -251,6 +274,7 @@ START_TEST(huge_ttl_saturates) {
         err = kn_error_new(KN_ERR_TIMED_OUT, "timeout");
         memset(&o, 0, sizeof(o));
         kn_retrier_on_outcome(&rt, &agg, &sent, err, NULL, &map, 0, &o);
+    flatten(&o);
         kn_error_destroy(err);
         int64_t cap_ms = 100LL << (i % 20);
         if (cap_ms > 20000)
@@ -272,6 +296,7 @@ START_TEST(wrong_shard) {
     kn_krec_list_push(&sent, krec("shard-lo", a, 2));
     kn_retrier_out_t o = {0};
     kn_retrier_on_outcome(&rt, &agg, &sent, NULL, &res, &map, 2000, &o);
+    flatten(&o);
     ck_assert(o.stale_map);
     ck_assert_uint_eq(o.done.count, 0);
     ck_assert_uint_eq(o.reroute.count, 2);
@@ -284,6 +309,7 @@ START_TEST(wrong_shard) {
     kn_krec_list_push(&sent, krec("shard-lo", b, 2));
     memset(&o, 0, sizeof(o));
     kn_retrier_on_outcome(&rt, &agg, &sent, NULL, &res, &map, 2000, &o);
+    flatten(&o);
     ck_assert(o.stale_map);
     ck_assert_uint_eq(o.done.count, 2);
     ck_assert_str_eq(b[1]->result->shard_id, "shard-hi");
@@ -294,6 +320,7 @@ START_TEST(wrong_shard) {
     e[0].shard_id = "shard-new";
     memset(&o, 0, sizeof(o));
     kn_retrier_on_outcome(&rt, &agg, &sent, NULL, &res, &map, 2000, &o);
+    flatten(&o);
     ck_assert_uint_eq(o.reroute.count, 2);
     drain(&o);
     /* a plain record anywhere is fine: the service routed it by its own key */
@@ -302,6 +329,7 @@ START_TEST(wrong_shard) {
     e[0].shard_id = "shard-lo";
     memset(&o, 0, sizeof(o));
     kn_retrier_on_outcome(&rt, &agg, &sent, NULL, &res, &map, 2000, &o);
+    flatten(&o);
     ck_assert(o.stale_map);
     ck_assert_uint_eq(o.done.count, 1);
     ck_assert_ptr_null(d->error);
