@@ -5,6 +5,7 @@
  * layout, and fails clearly on bad input.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "dynamodb_api.h"
 #include "kn_consumer_test.h"
 #include "kn_test.h"
+#include "kn_test_server.h"
 
 #define FAILOVER 3000
 #define WAIT_MS 90000
@@ -203,20 +205,20 @@ END_TEST
 typedef struct {
     FILE *f;
     char seq[132];
-    int done;
+    atomic_int done;
 } mid_t;
 
 static void mid_records(void *opaque, void *state, const kn_batch_t *b, kn_checkpointer_t *cp) {
     (void)state;
     mid_t *m = opaque;
-    for (size_t i = 0; i < b->count && !m->done; i++) {
+    for (size_t i = 0; i < b->count && !atomic_load(&m->done); i++) {
         const kn_user_record_t *r = &b->records[i];
         fprintf(m->f, "R %s %s %lld %.*s 0\n", b->shard_id, r->sequence_number,
                 (long long)r->subsequence_number, (int)r->data_len, (const char *)r->data);
         if (r->aggregated && r->subsequence_number == 4) {
             ck_assert_int_eq(kn_checkpoint_at(cp, r->sequence_number, 4), KN_OK);
             snprintf(m->seq, sizeof(m->seq), "%s", r->sequence_number);
-            m->done = 1;
+            atomic_store(&m->done, 1);
         }
     }
     fflush(m->f);
@@ -234,15 +236,16 @@ START_TEST(aggregates_and_restart_inside_one) {
 
     /* first worker: checkpoints at user record 4 of the first aggregate */
     mid_t m = {open_log(path, sizeof(path), stream), "", 0};
+    atomic_init(&m.done, 0);
     kn_processor_t p = {NULL, mid_records, NULL, NULL, NULL};
     char err[256];
     worker_t w;
     w.c = kn_consumer_new(conf, &p, &m, err, sizeof(err));
     ck_assert_ptr_nonnull(w.c);
     pthread_create(&w.th, NULL, run_worker, &w);
-    for (int64_t end = kct_now_ms() + WAIT_MS; !m.done && kct_now_ms() < end;)
+    for (int64_t end = kct_now_ms() + WAIT_MS; !atomic_load(&m.done) && kct_now_ms() < end;)
         usleep(100000);
-    ck_assert(m.done);
+    ck_assert(atomic_load(&m.done));
     stop_worker(&w);
 
     /* second worker: resumes with user record 5 of that aggregate, nothing before */
@@ -321,6 +324,40 @@ START_TEST(latest_skips_older_records) {
 }
 END_TEST
 
+/* A DynamoDB that denies everything, as a table without IAM permissions does. */
+static void deny_all(kn_test_server_t *srv, int fd, void *opaque) {
+    (void)opaque;
+    char buf[16384];
+    size_t have = 0;
+    while (!kn_test_server_stopping(srv)) {
+        ssize_t r = read(fd, buf + have, sizeof(buf) - 1 - have);
+        if (r <= 0)
+            return;
+        have += (size_t)r;
+        buf[have] = 0;
+        char *end = strstr(buf, "\r\n\r\n");
+        if (!end)
+            continue;
+        const char *cl = strcasestr(buf, "content-length:");
+        size_t body = cl ? (size_t)atol(cl + 15) : 0, head = (size_t)(end + 4 - buf);
+        if (have < head + body)
+            continue;
+        static const char reply[] =
+            "{\"__type\":\"com.amazon.coral.service#AccessDeniedException\",\"message\":\"User: "
+            "arn:aws:iam::000000000000:user/test is not authorized to perform: "
+            "dynamodb:DescribeTable\"}";
+        char out[1024];
+        int n = snprintf(out, sizeof(out),
+                         "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                         "x-amzn-RequestId: deny-1\r\nContent-Length: %zu\r\n\r\n%s",
+                         sizeof(reply) - 1, reply);
+        if (kn_test_write_all(fd, out, (size_t)n))
+            return;
+        memmove(buf, buf + head + body, have - head - body);
+        have -= head + body;
+    }
+}
+
 START_TEST(bad_input_fails_clearly) {
     kn_test_require_peers();
     char err[512];
@@ -361,15 +398,33 @@ START_TEST(bad_input_fails_clearly) {
     ck_assert_int_eq(kn_consumer_run(c), KN_ERR_STATE); /* once */
     kn_consumer_destroy(c);
 
+    /* no permission on the lease table: a clear error at once */
+    kn_test_server_t *srv = kn_test_server_start(deny_all, NULL);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", kn_test_server_port(srv));
+    kn_conf_set(conf, "dynamodb.endpoint.url", url, NULL, 0);
+    c = kn_consumer_new(conf, &kct_processor, &lg, err, sizeof(err));
+    ck_assert_int_eq(kn_consumer_run(c), KN_ERR_ACCESS_DENIED);
+    ck_assert_str_eq(kn_error_type(kn_consumer_error(c)), "AccessDeniedException");
+    ck_assert_msg(strstr(kn_error_message(kn_consumer_error(c)), "lease table"), "%s",
+                  kn_error_message(kn_consumer_error(c)));
+    kn_consumer_stats_t st;
+    kn_consumer_get_stats(c, &st);
+    ck_assert_int_le(st.dynamodb_calls, 2);
+    kn_consumer_destroy(c);
+    kn_test_server_stop(srv);
+
     /* an unreachable DynamoDB endpoint: a transport error after a few bounded attempts */
-    kn_conf_set(conf, "dynamodb.endpoint.url", "http://127.0.0.1:9", NULL, 0);
+    int refusing_fd;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", kn_test_refusing_port(&refusing_fd));
+    kn_conf_set(conf, "dynamodb.endpoint.url", url, NULL, 0);
     c = kn_consumer_new(conf, &kct_processor, &lg, err, sizeof(err));
     ck_assert_ptr_nonnull(c);
     int64_t t0 = kct_now_ms();
     kn_err_t rc = kn_consumer_run(c);
     int64_t took = kct_now_ms() - t0;
     ck_assert_int_eq(rc, KN_ERR_TRANSPORT);
-    kn_consumer_stats_t st;
+    close(refusing_fd);
     kn_consumer_get_stats(c, &st);
     fprintf(stderr, "unreachable endpoint: %s after %lld ms, %llu lease-table calls\n",
             kn_error_message(kn_consumer_error(c)), (long long)took,
