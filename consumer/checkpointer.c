@@ -27,28 +27,29 @@ kn_err_t kn_ckpt_check(const kn_checkpointer_t *cp, const kn_esn_t *value) {
     return KN_OK;
 }
 
-kn_err_t kn_ckpt_commit(kn_checkpointer_t *cp, const kn_esn_t *value) {
+/* Validates `value`, writes it as the checkpoint or the pending one, then records it. */
+static kn_err_t write_value(kn_checkpointer_t *cp, const kn_esn_t *value, int pending) {
     kn_err_t rc = kn_ckpt_check(cp, value);
     if (rc)
         return rc;
-    rc = cp->write(cp->opaque, value, NULL);
+    rc = pending ? cp->write(cp->opaque, NULL, value) : cp->write(cp->opaque, value, NULL);
     if (rc)
         return rc;
-    cp->last = *value;
-    cp->has_pending = 0;
+    if (pending) {
+        cp->pending = *value;
+    } else {
+        cp->last = *value;
+    }
+    cp->has_pending = pending;
     return KN_OK;
 }
 
+kn_err_t kn_ckpt_commit(kn_checkpointer_t *cp, const kn_esn_t *value) {
+    return write_value(cp, value, 0);
+}
+
 kn_err_t kn_ckpt_prepare(kn_checkpointer_t *cp, const kn_esn_t *value) {
-    kn_err_t rc = kn_ckpt_check(cp, value);
-    if (rc)
-        return rc;
-    rc = cp->write(cp->opaque, NULL, value);
-    if (rc)
-        return rc;
-    cp->pending = *value;
-    cp->has_pending = 1;
-    return KN_OK;
+    return write_value(cp, value, 1);
 }
 
 /* ---- public API ---- */

@@ -33,6 +33,16 @@ int64_t kn_pool_now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void kn_pool_deadline(struct timespec *ts, int64_t ms) {
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
 static void unlink_task(kn_pool_t *p, kn_pool_task_t *t) {
     for (kn_pool_task_t **pp = &p->tasks; *pp; pp = &(*pp)->next) {
         if (*pp == t) {
@@ -61,13 +71,7 @@ static void timed_wait(kn_pool_t *p, int64_t wait_ms) {
         return;
     }
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += wait_ms / 1000;
-    ts.tv_nsec += (wait_ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    kn_pool_deadline(&ts, wait_ms);
     pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 }
 

@@ -49,4 +49,8 @@ void kn_pool_destroy(kn_pool_t *p);
 /** The monotonic clock the pool schedules by, in milliseconds. */
 int64_t kn_pool_now_ms(void);
 
+struct timespec;
+/** *ts = CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait on a monotonic condvar. */
+void kn_pool_deadline(struct timespec *ts, int64_t ms);
+
 #endif

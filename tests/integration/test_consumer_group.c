@@ -9,9 +9,7 @@
  * Times are measured and printed; the assertions are about what was delivered,
  * with generous deadlines only to catch a hang.
  */
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -96,25 +94,6 @@ static void wait_delivered(group_t *g, const char *prefix, int count) {
     ck_abort_msg("not every %s record was delivered", prefix);
 }
 
-/* Writes "b-0", "b-1", ... in small batches until told to stop. */
-typedef struct {
-    kn_kinesis_t *k;
-    const char *stream;
-    atomic_int stop;
-    int count;
-    pthread_t th;
-} putter_t;
-
-static void *putter_main(void *arg) {
-    putter_t *p = arg;
-    while (!atomic_load(&p->stop)) {
-        kct_put(p->k, p->stream, "b", p->count, p->count + 12, 12);
-        p->count += 12;
-        usleep(100000);
-    }
-    return NULL;
-}
-
 START_TEST(three_workers_share_balance_and_fail_over) {
     group_t g;
     memset(&g, 0, sizeof(g));
@@ -138,9 +117,7 @@ START_TEST(three_workers_share_balance_and_fail_over) {
 
     /* SIGKILL w2 while records flow: the others take its shards and resume from its
      * checkpoints (workers checkpoint every second batch, so some were not) */
-    putter_t put = {g.k, g.stream, 0, 0, 0};
-    atomic_init(&put.stop, 0);
-    pthread_create(&put.th, NULL, putter_main, &put);
+    kct_putter_t *put = kct_putter_start(g.k, g.stream, "b", 12, 100);
     usleep(3000000);
     int64_t t_kill = kct_now_ms();
     kill(g.pid[2], SIGKILL);
@@ -168,9 +145,8 @@ START_TEST(three_workers_share_balance_and_fail_over) {
         usleep(100000);
     }
     usleep(2000000);
-    atomic_store(&put.stop, 1);
-    pthread_join(put.th, NULL);
-    wait_delivered(&g, "b", put.count);
+    int put_count = kct_putter_stop(put);
+    wait_delivered(&g, "b", put_count);
     fprintf(stderr, "[group] SIGKILL: w2's shards owned by w0/w1 %lld ms after the kill, first "
                     "record of one of them delivered after %lld ms (failover %d ms + one lease "
                     "cycle %d ms = %d ms)\n",
@@ -204,7 +180,7 @@ START_TEST(three_workers_share_balance_and_fail_over) {
                       w2_ckpt);
     }
     fprintf(stderr, "[group] SIGKILL: %d of %d records delivered again (all after w2's last "
-                    "checkpoints)\n", dups, put.count);
+                    "checkpoints)\n", dups, put_count);
     free(before.l);
     free(after.l);
 

@@ -5,9 +5,7 @@
  * completely before any record of its children; the lease table records the
  * lineage (parentShardId, childShardIds, SHARD_END).
  */
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,24 +17,6 @@
 
 #define FAILOVER 3000
 #define DEADLINE_MS 120000
-
-typedef struct {
-    kn_kinesis_t *k;
-    const char *stream;
-    atomic_int stop;
-    int count;
-    pthread_t th;
-} putter_t;
-
-static void *putter_main(void *arg) {
-    putter_t *p = arg;
-    while (!atomic_load(&p->stop)) {
-        kct_put(p->k, p->stream, "x", p->count, p->count + 10, 10);
-        p->count += 10;
-        usleep(100000);
-    }
-    return NULL;
-}
 
 static kn_shard_list_t *shards(kn_kinesis_t *k, const char *stream) {
     kn_shard_list_t *l = NULL;
@@ -86,9 +66,7 @@ START_TEST(split_and_merge_while_records_flow) {
         snprintf(logs[i], sizeof(logs[i]), "/tmp/%s-%s.log", stream, ids[i]);
         pid[i] = kct_spawn_worker(stream, stream, ids[i], logs[i], FAILOVER);
     }
-    putter_t put = {k, stream, 0, 0, 0};
-    atomic_init(&put.stop, 0);
-    pthread_create(&put.th, NULL, putter_main, &put);
+    kct_putter_t *put = kct_putter_start(k, stream, "x", 10, 100);
     usleep(2000000);
 
     /* split shard 0 in the middle */
@@ -117,15 +95,14 @@ START_TEST(split_and_merge_while_records_flow) {
     kn_shard_list_destroy(l);
     reshard_wait(k, stream);
     usleep(3000000);
-    atomic_store(&put.stop, 1);
-    pthread_join(put.th, NULL);
+    int put_count = kct_putter_stop(put);
 
     /* every record delivered */
     kct_line_t *lines = NULL;
     size_t n = 0;
-    char *seen = calloc((size_t)put.count, 1);
+    char *seen = calloc((size_t)put_count, 1);
     int got = 0;
-    for (int64_t end = kct_now_ms() + DEADLINE_MS; got < put.count && kct_now_ms() < end;
+    for (int64_t end = kct_now_ms() + DEADLINE_MS; got < put_count && kct_now_ms() < end;
          usleep(200000)) {
         free(lines);
         lines = NULL;
@@ -134,13 +111,13 @@ START_TEST(split_and_merge_while_records_flow) {
             kct_read(logs[i], i, &lines, &n);
         for (size_t i = 0; i < n; i++) {
             int id = lines[i].kind == 'R' ? atoi(lines[i].data + 2) : -1;
-            if (id >= 0 && id < put.count && !seen[id]) {
+            if (id >= 0 && id < put_count && !seen[id]) {
                 seen[id] = 1;
                 got++;
             }
         }
     }
-    ck_assert_int_eq(got, put.count);
+    ck_assert_int_eq(got, put_count);
 
     /* each parent completely before its children */
     l = shards(k, stream);
@@ -172,7 +149,7 @@ START_TEST(split_and_merge_while_records_flow) {
         }
     }
     fprintf(stderr, "[reshard] %d records over a split and a merge; %d parent/child pairs "
-                    "checked for order\n", put.count, checked);
+                    "checked for order\n", put_count, checked);
     ck_assert_int_ge(checked, 3);
 
     /* the lease table holds the lineage */

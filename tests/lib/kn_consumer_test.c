@@ -1,5 +1,7 @@
 /* Consumer integration test helpers; see kn_consumer_test.h. */
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -118,6 +120,47 @@ void kct_put_aggregated(kn_kinesis_t *k, const char *stream, const char *prefix,
     }
     free(buf);
     kn_agg_builder_destroy(b);
+}
+
+struct kct_putter_s {
+    kn_kinesis_t *k;
+    char stream[160];
+    char prefix[32];
+    int batch, pause_ms, count;
+    atomic_int stop;
+    pthread_t th;
+};
+
+static void *putter_main(void *arg) {
+    kct_putter_t *p = arg;
+    while (!atomic_load(&p->stop)) {
+        kct_put(p->k, p->stream, p->prefix, p->count, p->count + p->batch, p->batch);
+        p->count += p->batch;
+        usleep((useconds_t)p->pause_ms * 1000);
+    }
+    return NULL;
+}
+
+kct_putter_t *kct_putter_start(kn_kinesis_t *k, const char *stream, const char *prefix, int batch,
+                               int pause_ms) {
+    kct_putter_t *p = calloc(1, sizeof(*p));
+    MUST(p, "out of memory");
+    p->k = k;
+    snprintf(p->stream, sizeof(p->stream), "%s", stream);
+    snprintf(p->prefix, sizeof(p->prefix), "%s", prefix);
+    p->batch = batch;
+    p->pause_ms = pause_ms;
+    atomic_init(&p->stop, 0);
+    MUST(!pthread_create(&p->th, NULL, putter_main, p), "pthread_create");
+    return p;
+}
+
+int kct_putter_stop(kct_putter_t *p) {
+    atomic_store(&p->stop, 1);
+    pthread_join(p->th, NULL);
+    int n = p->count;
+    free(p);
+    return n;
 }
 
 int64_t kct_now_ms(void) {

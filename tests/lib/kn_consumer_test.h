@@ -35,6 +35,15 @@ void kct_put(kn_kinesis_t *k, const char *stream, const char *prefix, int from, 
 void kct_put_aggregated(kn_kinesis_t *k, const char *stream, const char *prefix, int from, int to,
                         int per);
 
+/**
+ * A thread writing records "<prefix>-0", "<prefix>-1", ... in batches of `batch`
+ * every `pause_ms` until stopped; kct_putter_stop returns how many it wrote.
+ */
+typedef struct kct_putter_s kct_putter_t;
+kct_putter_t *kct_putter_start(kn_kinesis_t *k, const char *stream, const char *prefix, int batch,
+                               int pause_ms);
+int kct_putter_stop(kct_putter_t *p);
+
 /** Monotonic milliseconds (comparable between processes of one host). */
 int64_t kct_now_ms(void);
 

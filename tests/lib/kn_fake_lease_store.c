@@ -53,6 +53,16 @@ static void put_locked(kn_fake_store_t *fs, const kn_lease_t *l) {
     kn_lease_copy(cur, l);
 }
 
+kn_lease_t kn_fake_lease(const char *key, const char *owner, int64_t counter) {
+    kn_lease_t l;
+    memset(&l, 0, sizeof(l));
+    kn_lease_set_str(&l.key, key);
+    kn_lease_set_str(&l.owner, owner);
+    l.counter = counter;
+    l.checkpoint = kn_esn_sentinel(KN_ESN_TRIM_HORIZON);
+    return l;
+}
+
 void kn_fake_store_put(kn_fake_store_t *fs, const kn_lease_t *l) {
     pthread_mutex_lock(&fs->mu);
     put_locked(fs, l);

@@ -17,6 +17,9 @@ void kn_fake_store_destroy(kn_fake_store_t *fs);
 /** The store interface over this fake. */
 kn_lease_store_t kn_fake_store_ops(kn_fake_store_t *fs);
 
+/** A lease at TRIM_HORIZON (owner may be NULL); the caller clears it. */
+kn_lease_t kn_fake_lease(const char *key, const char *owner, int64_t counter);
+
 /** Puts a lease unconditionally. */
 void kn_fake_store_put(kn_fake_store_t *fs, const kn_lease_t *l);
 /** A copy of a lease; KN_ERR_RESOURCE_NOT_FOUND when absent. */

@@ -12,15 +12,6 @@
 
 #define FAILOVER 3000
 
-static kn_lease_t owned(const char *key, const char *owner, int64_t counter) {
-    kn_lease_t l;
-    memset(&l, 0, sizeof(l));
-    kn_lease_set_str(&l.key, key);
-    kn_lease_set_str(&l.owner, owner);
-    l.counter = counter;
-    l.checkpoint = kn_esn_sentinel(KN_ESN_TRIM_HORIZON);
-    return l;
-}
 
 START_TEST(interval_is_a_third_minus_epsilon) {
     ck_assert_int_eq(kn_renewer_interval_ms(10000), 3308);
@@ -31,7 +22,7 @@ END_TEST
 
 START_TEST(validity_ends_failover_after_last_renewal_sent) {
     kn_renewer_t *r = kn_renewer_new("me", FAILOVER);
-    kn_lease_t l = owned("s1", "me", 5);
+    kn_lease_t l = kn_fake_lease("s1", "me", 5);
     uint64_t tok;
     ck_assert_int_eq(kn_renewer_add(r, &l, 1000, &tok), KN_OK);
     ck_assert_uint_gt(tok, 0);
@@ -55,7 +46,7 @@ END_TEST
 
 START_TEST(reacquisition_gets_a_new_token) {
     kn_renewer_t *r = kn_renewer_new("me", FAILOVER);
-    kn_lease_t l = owned("s1", "me", 1);
+    kn_lease_t l = kn_fake_lease("s1", "me", 1);
     uint64_t t1, t2;
     kn_renewer_add(r, &l, 0, &t1);
     kn_renewer_add(r, &l, 10, &t2);
@@ -67,7 +58,7 @@ START_TEST(reacquisition_gets_a_new_token) {
     ck_assert_str_eq(copy.owner, "me");
     kn_lease_clear(&copy);
     /* not ours: refused */
-    kn_lease_t other = owned("s2", "you", 1);
+    kn_lease_t other = kn_fake_lease("s2", "you", 1);
     ck_assert_int_eq(kn_renewer_add(r, &other, 0, NULL), KN_ERR_INVALID_ARG);
     kn_renewer_remove(r, "s1");
     kn_renewer_remove(r, "unknown");
@@ -81,21 +72,21 @@ END_TEST
 
 START_TEST(reread_tells_spurious_from_lost) {
     kn_renewer_t *r = kn_renewer_new("me", FAILOVER);
-    kn_lease_t l = owned("s1", "me", 7);
+    kn_lease_t l = kn_fake_lease("s1", "me", 7);
     kn_renewer_add(r, &l, 0, NULL);
     /* our first attempt landed although its reply was lost */
-    kn_lease_t cur = owned("s1", "me", 8);
+    kn_lease_t cur = kn_fake_lease("s1", "me", 8);
     ck_assert_int_eq(kn_renewer_reread(r, "s1", 7, &cur, 500), KN_RENEW_OK);
     ck_assert_int_eq(kn_renewer_get(r, "s1", 0, 500 + FAILOVER - 1, NULL), KN_OK);
     kn_lease_clear(&cur);
     /* owner still us but the counter moved twice: someone else wrote it */
-    cur = owned("s1", "me", 10);
+    cur = kn_fake_lease("s1", "me", 10);
     ck_assert_int_eq(kn_renewer_reread(r, "s1", 8, &cur, 600), KN_RENEW_LOST);
     ck_assert_int_eq(kn_renewer_count(r), 0);
     kn_lease_clear(&cur);
     /* another owner */
     kn_renewer_add(r, &l, 0, NULL);
-    cur = owned("s1", "you", 8);
+    cur = kn_fake_lease("s1", "you", 8);
     ck_assert_int_eq(kn_renewer_reread(r, "s1", 7, &cur, 600), KN_RENEW_LOST);
     kn_lease_clear(&cur);
     /* gone */
@@ -113,7 +104,7 @@ static void count_lost(void *opaque, const char *key) {
 
 START_TEST(expire_drops_lapsed_leases) {
     kn_renewer_t *r = kn_renewer_new("me", FAILOVER);
-    kn_lease_t a = owned("a", "me", 1), b = owned("b", "me", 1);
+    kn_lease_t a = kn_fake_lease("a", "me", 1), b = kn_fake_lease("b", "me", 1);
     kn_renewer_add(r, &a, 0, NULL);
     kn_renewer_add(r, &b, 1000, NULL);
     int lost = 0;
@@ -167,7 +158,7 @@ static kn_lease_manager_t *manager(kn_fake_store_t *fs, world_t *w, const char *
 }
 
 static void put_unowned(kn_fake_store_t *fs, const char *key) {
-    kn_lease_t l = owned(key, NULL, 0);
+    kn_lease_t l = kn_fake_lease(key, NULL, 0);
     kn_fake_store_put(fs, &l);
     kn_lease_clear(&l);
 }

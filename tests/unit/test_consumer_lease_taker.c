@@ -13,15 +13,6 @@
 
 #define FAILOVER 3000
 
-static kn_lease_t mk(const char *key, const char *owner, int64_t counter) {
-    kn_lease_t l;
-    memset(&l, 0, sizeof(l));
-    kn_lease_set_str(&l.key, key);
-    kn_lease_set_str(&l.owner, owner);
-    l.counter = counter;
-    l.checkpoint = kn_esn_sentinel(KN_ESN_TRIM_HORIZON);
-    return l;
-}
 
 /* n leases "s00".., the first `owned` of them owned by owners[i % nowners]. */
 static kn_lease_t *table(size_t n, size_t owned, const char *const *owners, size_t nowners) {
@@ -29,7 +20,7 @@ static kn_lease_t *table(size_t n, size_t owned, const char *const *owners, size
     for (size_t i = 0; i < n; i++) {
         char key[32];
         snprintf(key, sizeof(key), "s%02zu", i);
-        t[i] = mk(key, i < owned ? owners[i % nowners] : NULL, 1);
+        t[i] = kn_fake_lease(key, i < owned ? owners[i % nowners] : NULL, 1);
     }
     return t;
 }
@@ -322,7 +313,7 @@ static void fleet_init(fleet_t *f, int nworkers, int nleases) {
     for (int i = 0; i < nleases; i++) {
         char key[32];
         snprintf(key, sizeof(key), "shard-%02d", i);
-        kn_lease_t l = mk(key, NULL, 0);
+        kn_lease_t l = kn_fake_lease(key, NULL, 0);
         kn_fake_store_put(f->fs, &l);
         kn_lease_clear(&l);
     }
