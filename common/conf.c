@@ -125,6 +125,18 @@ static const prop_t props[] = {
     {"processor.threads", "consumer", PT_INT, F(processor_threads), "8", 1, 1024, NULL, NULL, 0,
      "Threads that fetch records and run the record processors; shards beyond this number "
      "take turns."},
+    {"consumer.name", "consumer", PT_STR, F(consumer_name), "", 0, 0, NULL, NULL, 0,
+     "Fan-out: the stream consumer (1..128 of a-z A-Z 0-9 _ . -) registered with "
+     "RegisterStreamConsumer when missing and never deregistered by the library. Empty: "
+     "`application.name`."},
+    {"fanout.max.queued.events", "consumer", PT_INT, F(fanout_max_queued_events), "10", 1, 10000,
+     NULL, NULL, 0,
+     "Fan-out: events queued per shard before its HTTP/2 stream is paused (flow control then "
+     "stops the server for that shard only); resumed when half are processed."},
+    {"fanout.max.queued.bytes", "consumer", PT_INT, F(fanout_max_queued_bytes), "16777216", 1024,
+     1073741824, NULL, NULL, 0,
+     "Fan-out: bytes of event payload queued per shard before its stream is paused. With "
+     "`fanout.max.queued.events` it bounds the memory of each subscription."},
     {"aggregation.enabled", "producer", PT_BOOL, F(aggregation_enabled), "true", 0, 1, NULL,
      NULL, 0,
      "Pack user records bound for the same shard into KPL-format aggregated records "

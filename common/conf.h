@@ -52,6 +52,9 @@ struct kn_conf_s {
     int64_t idle_time_between_reads_ms;
     int64_t shard_sync_interval_ms;
     int64_t processor_threads;
+    char *consumer_name;          /* fan-out: the stream consumer */
+    int64_t fanout_max_queued_events;
+    int64_t fanout_max_queued_bytes;
     /* producer */
     int aggregation_enabled;
     int64_t aggregation_max_bytes;

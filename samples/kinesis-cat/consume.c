@@ -167,11 +167,15 @@ static int configure(const kcat_opts_t *o, kn_conf_t *conf) {
         kcat_errorf("-C needs a stream (-s NAME) and a group (-G APP) (see kinesis-cat --help)");
         return KCAT_EXIT_USAGE;
     }
-    if (o->fanout) {
-        kcat_errorf("--fanout is not available in this build yet");
+    if (o->consumer_name && !o->fanout) {
+        kcat_errorf("--consumer-name goes with --fanout (see kinesis-cat --help)");
         return KCAT_EXIT_USAGE;
     }
-    if (kn_conf_set(conf, "stream.name", o->stream, err, sizeof(err)) ||
+    /* --fanout: the library registers stream consumer NAME (default APP) if missing */
+    if ((o->fanout && kn_conf_set(conf, "retrieval.mode", "fanout", err, sizeof(err))) ||
+        (o->consumer_name && kn_conf_set(conf, "consumer.name", o->consumer_name, err,
+                                         sizeof(err))) ||
+        kn_conf_set(conf, "stream.name", o->stream, err, sizeof(err)) ||
         kn_conf_set(conf, "application.name", o->group, err, sizeof(err)) ||
         (o->worker_id && kn_conf_set(conf, "worker.id", o->worker_id, err, sizeof(err)))) {
         kcat_errorf("%s", err);
