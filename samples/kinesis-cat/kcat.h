@@ -46,5 +46,6 @@ int kcat_list(const kcat_opts_t *o, kn_conf_t *conf);
 int kcat_create(const kcat_opts_t *o, kn_conf_t *conf);
 int kcat_delete(const kcat_opts_t *o, kn_conf_t *conf);
 int kcat_consume(const kcat_opts_t *o, kn_conf_t *conf);
+int kcat_produce(const kcat_opts_t *o, kn_conf_t *conf);
 
 #endif

@@ -12,6 +12,12 @@ static const char usage_text[] =
     "  kinesis-cat -L -s STREAM                  list shards, one JSON object per line\n"
     "  kinesis-cat --create STREAM --shards N    create a stream and wait until ACTIVE\n"
     "  kinesis-cat --delete STREAM               delete a stream and wait until gone\n"
+    "  kinesis-cat -P -s STREAM [-K DELIM | -k KEY] [--explicit-hash-key N]\n"
+    "              [--no-aggregate] [--ordering strict]\n"
+    "                                            each stdin line is one record: -K splits\n"
+    "                                            key and data at the first DELIM, -k gives\n"
+    "                                            every record KEY, else keys are random;\n"
+    "                                            failures and a JSON summary on stderr\n"
     "  kinesis-cat -C -s STREAM -G APP [--fanout [--consumer-name NAME]] [--worker-id ID]\n"
     "              [-f FORMAT] [--exit-idle SECONDS]\n"
     "              [--from trim_horizon|latest|at_timestamp:RFC3339]\n"
@@ -100,7 +106,8 @@ static int set_mode(kcat_opts_t *o, kcat_mode_t mode) {
 
 enum {
     OPT_ENDPOINT = 256, OPT_DDB_ENDPOINT, OPT_REGION, OPT_PROFILE, OPT_CREATE, OPT_DELETE,
-    OPT_SHARDS, OPT_WORKER_ID, OPT_FROM, OPT_EXIT_IDLE, OPT_FANOUT, OPT_CONSUMER_NAME
+    OPT_SHARDS, OPT_WORKER_ID, OPT_FROM, OPT_EXIT_IDLE, OPT_FANOUT, OPT_CONSUMER_NAME,
+    OPT_EHK, OPT_NO_AGGREGATE, OPT_ORDERING
 };
 
 static const struct option long_opts[] = {
@@ -117,6 +124,9 @@ static const struct option long_opts[] = {
     {"exit-idle", required_argument, NULL, OPT_EXIT_IDLE},
     {"fanout", no_argument, NULL, OPT_FANOUT},
     {"consumer-name", required_argument, NULL, OPT_CONSUMER_NAME},
+    {"explicit-hash-key", required_argument, NULL, OPT_EHK},
+    {"no-aggregate", no_argument, NULL, OPT_NO_AGGREGATE},
+    {"ordering", required_argument, NULL, OPT_ORDERING},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -125,8 +135,27 @@ static const struct option long_opts[] = {
 static int parse_args(int argc, char **argv, kcat_opts_t *o, kn_conf_t *conf) {
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":LCG:f:hvqX:s:", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":LCPG:K:k:f:hvqX:s:", long_opts, NULL)) != -1) {
         switch (c) {
+        case 'P':
+            if (set_mode(o, KCAT_MODE_PRODUCE))
+                return usage_error("choose one of -L, -P, -C, --create, --delete%s", NULL), -1;
+            break;
+        case 'K':
+            o->key_delim = optarg;
+            break;
+        case 'k':
+            o->key = optarg;
+            break;
+        case OPT_EHK:
+            o->explicit_hash_key = optarg;
+            break;
+        case OPT_NO_AGGREGATE:
+            o->no_aggregate = 1;
+            break;
+        case OPT_ORDERING:
+            o->ordering = optarg;
+            break;
         case 'C':
             if (set_mode(o, KCAT_MODE_CONSUME))
                 return usage_error("choose one of -L, -P, -C, --create, --delete%s", NULL), -1;
@@ -247,8 +276,11 @@ int main(int argc, char **argv) {
     case KCAT_MODE_CONSUME:
         rc = kcat_consume(&o, conf);
         break;
+    case KCAT_MODE_PRODUCE:
+        rc = kcat_produce(&o, conf);
+        break;
     default:
-        rc = usage_error("choose a mode: -L, -C, --create or --delete%s", NULL);
+        rc = usage_error("choose a mode: -L, -P, -C, --create or --delete%s", NULL);
         break;
     }
     kn_conf_destroy(conf);
