@@ -327,35 +327,14 @@ END_TEST
 /* A DynamoDB that denies everything, as a table without IAM permissions does. */
 static void deny_all(kn_test_server_t *srv, int fd, void *opaque) {
     (void)opaque;
-    char buf[16384];
-    size_t have = 0;
-    while (!kn_test_server_stopping(srv)) {
-        ssize_t r = read(fd, buf + have, sizeof(buf) - 1 - have);
-        if (r <= 0)
+    char req[16384];
+    const char *target, *body;
+    while (!kn_test_server_stopping(srv) && !kct_http_read(fd, req, sizeof(req), &target, &body))
+        if (kct_http_reply(fd, 400,
+                           "{\"__type\":\"com.amazon.coral.service#AccessDeniedException\","
+                           "\"message\":\"User: arn:aws:iam::000000000000:user/test is not "
+                           "authorized to perform: dynamodb:DescribeTable\"}"))
             return;
-        have += (size_t)r;
-        buf[have] = 0;
-        char *end = strstr(buf, "\r\n\r\n");
-        if (!end)
-            continue;
-        const char *cl = strcasestr(buf, "content-length:");
-        size_t body = cl ? (size_t)atol(cl + 15) : 0, head = (size_t)(end + 4 - buf);
-        if (have < head + body)
-            continue;
-        static const char reply[] =
-            "{\"__type\":\"com.amazon.coral.service#AccessDeniedException\",\"message\":\"User: "
-            "arn:aws:iam::000000000000:user/test is not authorized to perform: "
-            "dynamodb:DescribeTable\"}";
-        char out[1024];
-        int n = snprintf(out, sizeof(out),
-                         "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.0\r\n"
-                         "x-amzn-RequestId: deny-1\r\nContent-Length: %zu\r\n\r\n%s",
-                         sizeof(reply) - 1, reply);
-        if (kn_test_write_all(fd, out, (size_t)n))
-            return;
-        memmove(buf, buf + head + body, have - head - body);
-        have -= head + body;
-    }
 }
 
 START_TEST(bad_input_fails_clearly) {

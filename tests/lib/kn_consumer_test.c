@@ -10,6 +10,7 @@
 
 #include "agg.h"
 #include "dynamodb_api.h"
+#include "kn_test_server.h"
 #include "kn_consumer_test.h"
 
 /*
@@ -297,6 +298,19 @@ kn_conf_t *kct_conf(const char *app, const char *stream, const char *worker_id, 
     conf_set(conf, "failover.time.ms", v);
     conf_set(conf, "idle.time.between.reads.ms", "200");
     conf_set(conf, "log.level", "warn");
+    /* KCT_CONF="name=value;name=value": the same tests in another mode (e.g. fan-out) */
+    const char *extra = getenv("KCT_CONF");
+    char *list = extra ? strdup(extra) : NULL, *save = NULL;
+    for (char *kv = list ? strtok_r(list, ";", &save) : NULL; kv; kv = strtok_r(NULL, ";", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) {
+            fprintf(stderr, "KCT_CONF: \"%s\" is not name=value\n", kv);
+            abort();
+        }
+        *eq = '\0';
+        conf_set(conf, kv, eq + 1);
+    }
+    free(list);
     return conf;
 }
 
@@ -367,6 +381,48 @@ int kct_wait_worker(int pid, int64_t timeout_ms) {
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     return -1;
+}
+
+int kct_http_read(int fd, char *req, size_t size, const char **target, const char **body) {
+    size_t have = 0;
+    for (;;) {
+        if (have + 1 >= size)
+            return -1;
+        ssize_t r = read(fd, req + have, size - 1 - have);
+        if (r <= 0)
+            return -1;
+        have += (size_t)r;
+        req[have] = 0;
+        char *end = strstr(req, "\r\n\r\n");
+        if (!end)
+            continue;
+        const char *cl = strcasestr(req, "content-length:");
+        size_t len = cl ? (size_t)atol(cl + 15) : 0, head = (size_t)(end + 4 - req);
+        if (have < head + len)
+            continue;
+        *end = 0;
+        *body = end + 4;
+        char *t = strcasestr(req, "x-amz-target:");
+        *target = "";
+        if (t) {
+            t += 13;
+            while (*t == ' ')
+                t++;
+            t[strcspn(t, "\r\n")] = 0;
+            *target = t;
+        }
+        return 0;
+    }
+}
+
+int kct_http_reply(int fd, int status, const char *json) {
+    char head[256];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\nContent-Type: application/x-amz-json-1.1\r\n"
+                     "x-amzn-RequestId: scripted\r\nContent-Length: %zu\r\n\r\n",
+                     status, status == 200 ? "OK" : "Bad Request", strlen(json));
+    return kn_test_write_all(fd, head, (size_t)n) || kn_test_write_all(fd, json, strlen(json))
+               ? -1 : 0;
 }
 
 kn_dynamodb_t *kct_dynamodb(void) {

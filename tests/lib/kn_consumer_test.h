@@ -79,7 +79,11 @@ void kct_read(const char *path, int worker, kct_line_t **lines, size_t *n);
 /** Compares two sequence numbers as decimals. */
 int kct_seq_cmp(const char *a, const char *b);
 
-/** A configuration for a worker of `app` on `stream` with short failover times. */
+/**
+ * A configuration for a worker of `app` on `stream` with short failover times,
+ * plus the properties in environment variable KCT_CONF ("name=value;..."), so
+ * the same tests run in another mode (tests/integration/test_fanout_*.sh).
+ */
 kn_conf_t *kct_conf(const char *app, const char *stream, const char *worker_id, int failover_ms);
 
 #endif
@@ -99,6 +103,16 @@ int kct_spawn_worker(const char *stream, const char *app, const char *worker_id,
                      const char *log_path, int failover_ms);
 /** Waits for a worker to exit (up to timeout_ms, then SIGKILL); returns its exit status or -1. */
 int kct_wait_worker(int pid, int64_t timeout_ms);
+
+/*
+ * Scripted HTTP peers (for kn_test_server handlers): reads one complete request
+ * from fd into req (at most size bytes): *target points to its X-Amz-Target value
+ * (NUL-terminated in place, "" when absent) and *body to its body. Returns 0, or
+ * -1 when the peer closed the connection or the request does not fit.
+ */
+int kct_http_read(int fd, char *req, size_t size, const char **target, const char **body);
+/** Writes an HTTP/1.1 reply with a JSON body; 0, or -1 when the peer went away. */
+int kct_http_reply(int fd, int status, const char *json);
 
 /** A DynamoDB client for dynalite. */
 struct kn_dynamodb_s *kct_dynamodb(void);

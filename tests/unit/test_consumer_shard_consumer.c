@@ -337,6 +337,34 @@ START_TEST(lost_lease_ends_with_lease_lost) {
 }
 END_TEST
 
+/* A checkpoint after another worker took the lease: KN_ERR_LEASE_LOST, then lease_lost. */
+START_TEST(checkpoint_reports_lease_lost) {
+    static const char *const two[] = {
+        "{\"Records\":[" REC("100", "YQ==") "],\"NextShardIterator\":\"i\",\"MillisBehindLatest\":0}",
+        "{\"Records\":[" REC("101", "Yg==") "],\"NextShardIterator\":\"j\",\"MillisBehindLatest\":0}",
+    };
+    rig_t r;
+    rig_init(&r, two, 2);
+    put(&r, "s1", NULL, "TRIM_HORIZON", NULL);
+    rig_take(&r);
+    r.rec.checkpoint_each_batch = 1;
+    ck_assert_int_eq(run(&r, 2), -1);
+    ck_assert_int_eq(r.rec.last_ckpt, KN_OK);
+    kn_lease_t s1 = stored(&r, "s1");
+    kn_lease_set_str(&s1.owner, "thief");
+    s1.counter += 1;
+    kn_fake_store_put(r.fs, &s1);
+    kn_lease_clear(&s1);
+    ck_assert_int_gt(run(&r, 3), 0); /* the renewer has not noticed yet; the checkpoint does */
+    ck_assert_int_eq(r.rec.last_ckpt, KN_ERR_LEASE_LOST);
+    ck_assert_str_eq(r.rec.log, "init batch 100=a batch 101=b lost ");
+    s1 = stored(&r, "s1");
+    ck_assert_str_eq(kn_esn_str(&s1.checkpoint), "100");
+    kn_lease_clear(&s1);
+    rig_free(&r);
+}
+END_TEST
+
 /* The holder stops delivering once its renewals lapsed, even before anyone says so. */
 START_TEST(lapsed_lease_stops_delivery) {
     rig_t r;
@@ -419,6 +447,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, resumes_after_checkpoint);
     tcase_add_test(tc, checkpoints_are_conditional_writes);
     tcase_add_test(tc, lost_lease_ends_with_lease_lost);
+    tcase_add_test(tc, checkpoint_reports_lease_lost);
     tcase_add_test(tc, lapsed_lease_stops_delivery);
     tcase_add_test(tc, shutdown_checkpoints_and_releases);
     tcase_add_test(tc, shard_ended_repeated_until_checkpointed);
