@@ -228,6 +228,7 @@ END_TEST
 
 static Suite *suite(void) {
     kn_test_require_peers(); /* exits 77 (skipped) without them */
+    setenv("KCT_CHECKPOINT_EVERY", "2", 1); /* workers checkpoint every second batch */
     Suite *s = suite_create("consumer_group");
     TCase *tc = tcase_create("group");
     tcase_set_timeout(tc, 600);
@@ -236,13 +237,4 @@ static Suite *suite(void) {
     return s;
 }
 
-int main(int argc, char **argv) {
-    if (argc > 1 && !strcmp(argv[1], "worker"))
-        return kct_worker_main(argc, argv);
-    setenv("KCT_CHECKPOINT_EVERY", "2", 1);
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+KCT_TEST_MAIN_WITH_WORKERS(suite)

@@ -198,12 +198,4 @@ static Suite *suite(void) {
     return s;
 }
 
-int main(int argc, char **argv) {
-    if (argc > 1 && !strcmp(argv[1], "worker"))
-        return kct_worker_main(argc, argv);
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+KCT_TEST_MAIN_WITH_WORKERS(suite)

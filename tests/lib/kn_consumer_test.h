@@ -98,6 +98,19 @@ kn_conf_t *kct_conf(const char *app, const char *stream, const char *worker_id, 
  * kn_consumer_run returned KN_OK.
  */
 int kct_worker_main(int argc, char **argv);
+
+/* KN_TEST_MAIN for programs that also serve as their own worker processes (include
+ * kn_test.h and <string.h> first). */
+#define KCT_TEST_MAIN_WITH_WORKERS(suite_fn)                                      \
+    int main(int argc, char **argv) {                                            \
+        if (argc > 1 && !strcmp(argv[1], "worker"))                              \
+            return kct_worker_main(argc, argv);                                  \
+        SRunner *sr = srunner_create(suite_fn());                                \
+        srunner_run_all(sr, CK_NORMAL);                                          \
+        int failed = srunner_ntests_failed(sr);                                  \
+        srunner_free(sr);                                                        \
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;                             \
+    }
 /** Starts a worker process; returns its pid. */
 int kct_spawn_worker(const char *stream, const char *app, const char *worker_id,
                      const char *log_path, int failover_ms);
