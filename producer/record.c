@@ -110,61 +110,6 @@ kn_err_t kn_rec_add_attempt(kn_rec_t *r, kn_serr_t *err, int64_t start_us, int64
     return KN_OK;
 }
 
-void kn_rec_list_push(kn_rec_list_t *l, kn_rec_t *r) {
-    r->next = NULL;
-    if (l->tail)
-        l->tail->next = r;
-    else
-        l->head = r;
-    l->tail = r;
-    l->count++;
-}
-
-void kn_rec_list_push_front(kn_rec_list_t *l, kn_rec_t *r) {
-    r->next = l->head;
-    l->head = r;
-    if (!l->tail)
-        l->tail = r;
-    l->count++;
-}
-
-kn_rec_t *kn_rec_list_pop(kn_rec_list_t *l) {
-    kn_rec_t *r = l->head;
-    if (!r)
-        return NULL;
-    l->head = r->next;
-    if (!l->head)
-        l->tail = NULL;
-    l->count--;
-    r->next = NULL;
-    return r;
-}
-
-void kn_rec_list_concat(kn_rec_list_t *dst, kn_rec_list_t *src) {
-    if (!src->head)
-        return;
-    if (dst->tail)
-        dst->tail->next = src->head;
-    else
-        dst->head = src->head;
-    dst->tail = src->tail;
-    dst->count += src->count;
-    src->head = src->tail = NULL;
-    src->count = 0;
-}
-
-void kn_rec_list_prepend(kn_rec_list_t *dst, kn_rec_list_t *src) {
-    if (!src->head)
-        return;
-    src->tail->next = dst->head;
-    if (!dst->tail)
-        dst->tail = src->tail;
-    dst->head = src->head;
-    dst->count += src->count;
-    src->head = src->tail = NULL;
-    src->count = 0;
-}
-
 /* Merges two seq-sorted chains; ties keep `a` first. */
 static kn_rec_t *merge_seq(kn_rec_t *a, kn_rec_t *b) {
     kn_rec_t head, *t = &head;
@@ -249,49 +194,6 @@ void kn_krec_update_times(kn_krec_t *k) {
         if (r->expire_us < k->expire_us)
             k->expire_us = r->expire_us;
     }
-}
-
-void kn_krec_list_push(kn_krec_list_t *l, kn_krec_t *k) {
-    k->next = NULL;
-    if (l->tail)
-        l->tail->next = k;
-    else
-        l->head = k;
-    l->tail = k;
-    l->count++;
-}
-
-void kn_krec_list_push_front(kn_krec_list_t *l, kn_krec_t *k) {
-    k->next = l->head;
-    l->head = k;
-    if (!l->tail)
-        l->tail = k;
-    l->count++;
-}
-
-kn_krec_t *kn_krec_list_pop(kn_krec_list_t *l) {
-    kn_krec_t *k = l->head;
-    if (!k)
-        return NULL;
-    l->head = k->next;
-    if (!l->head)
-        l->tail = NULL;
-    l->count--;
-    k->next = NULL;
-    return k;
-}
-
-void kn_krec_list_concat(kn_krec_list_t *dst, kn_krec_list_t *src) {
-    if (!src->head)
-        return;
-    if (dst->tail)
-        dst->tail->next = src->head;
-    else
-        dst->head = src->head;
-    dst->tail = src->tail;
-    dst->count += src->count;
-    src->head = src->tail = NULL;
-    src->count = 0;
 }
 
 void kn_krec_list_remove(kn_krec_list_t *l, kn_krec_t *prev, kn_krec_t *k) {

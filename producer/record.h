@@ -118,20 +118,59 @@ void kn_rec_free(kn_rec_t *r);
 /** Appends a failed attempt (error reference taken). KN_ERR_NOMEM keeps the record intact. */
 kn_err_t kn_rec_add_attempt(kn_rec_t *r, kn_serr_t *err, int64_t start_us, int64_t done_us);
 
-/** A FIFO of user records. */
-typedef struct kn_rec_list_s {
-    kn_rec_t *head, *tail;
-    size_t count;
-} kn_rec_list_t;
+/*
+ * An intrusive FIFO of `type` (linked through its `next` member), with
+ * name_push (at the end), name_push_front, name_pop (NULL when empty) and
+ * name_concat (moves all of src to the end of dst, emptying src).
+ */
+#define KN_FIFO_DEFINE(name, list_t, type)                                       \
+    typedef struct {                                                             \
+        type *head, *tail;                                                       \
+        size_t count;                                                            \
+    } list_t;                                                                    \
+    static inline void name##_push(list_t *l, type *x) {                         \
+        x->next = NULL;                                                          \
+        if (l->tail)                                                             \
+            l->tail->next = x;                                                   \
+        else                                                                     \
+            l->head = x;                                                         \
+        l->tail = x;                                                             \
+        l->count++;                                                              \
+    }                                                                            \
+    static inline void name##_push_front(list_t *l, type *x) {                   \
+        x->next = l->head;                                                       \
+        l->head = x;                                                             \
+        if (!l->tail)                                                            \
+            l->tail = x;                                                         \
+        l->count++;                                                              \
+    }                                                                            \
+    static inline type *name##_pop(list_t *l) {                                  \
+        type *x = l->head;                                                       \
+        if (!x)                                                                  \
+            return NULL;                                                         \
+        l->head = x->next;                                                       \
+        if (!l->head)                                                            \
+            l->tail = NULL;                                                      \
+        l->count--;                                                              \
+        x->next = NULL;                                                          \
+        return x;                                                                \
+    }                                                                            \
+    static inline void name##_concat(list_t *dst, list_t *src) {                 \
+        if (!src->head)                                                          \
+            return;                                                              \
+        if (dst->tail)                                                           \
+            dst->tail->next = src->head;                                         \
+        else                                                                     \
+            dst->head = src->head;                                               \
+        dst->tail = src->tail;                                                   \
+        dst->count += src->count;                                                \
+        src->head = src->tail = NULL;                                            \
+        src->count = 0;                                                          \
+    }
 
-void kn_rec_list_push(kn_rec_list_t *l, kn_rec_t *r);
-/** Puts r before every other record. */
-void kn_rec_list_push_front(kn_rec_list_t *l, kn_rec_t *r);
-kn_rec_t *kn_rec_list_pop(kn_rec_list_t *l);
-/** Moves every record of src to the end of dst; src becomes empty. */
-void kn_rec_list_concat(kn_rec_list_t *dst, kn_rec_list_t *src);
-/** Moves every record of src before those of dst; src becomes empty. */
-void kn_rec_list_prepend(kn_rec_list_t *dst, kn_rec_list_t *src);
+/** A FIFO of user records. */
+KN_FIFO_DEFINE(kn_rec_list, kn_rec_list_t, kn_rec_t)
+
 /** Sorts by seq, stably (merge sort, no allocation). */
 void kn_rec_list_sort_seq(kn_rec_list_t *l);
 
@@ -187,16 +226,8 @@ kn_rec_t *kn_krec_take_delivered(kn_krec_t *k);
 void kn_krec_update_times(kn_krec_t *k);
 
 /** A FIFO of Kinesis records. */
-typedef struct kn_krec_list_s {
-    kn_krec_t *head, *tail;
-    size_t count;
-} kn_krec_list_t;
+KN_FIFO_DEFINE(kn_krec_list, kn_krec_list_t, kn_krec_t)
 
-void kn_krec_list_push(kn_krec_list_t *l, kn_krec_t *k);
-void kn_krec_list_push_front(kn_krec_list_t *l, kn_krec_t *k);
-kn_krec_t *kn_krec_list_pop(kn_krec_list_t *l);
-/** Moves every entry of src to the end of dst; src becomes empty. */
-void kn_krec_list_concat(kn_krec_list_t *dst, kn_krec_list_t *src);
 /** Removes k, which must be in l after `prev` (NULL: k is the head). */
 void kn_krec_list_remove(kn_krec_list_t *l, kn_krec_t *prev, kn_krec_t *k);
 

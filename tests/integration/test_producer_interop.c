@@ -219,6 +219,7 @@ START_TEST(aws_kinesis_agg_aggregates_decode_here) {
 END_TEST
 
 static Suite *suite(void) {
+    require_node(); /* exits 77 (skipped) without node and the npm packages */
     Suite *s = suite_create("producer_interop");
     TCase *tc = tcase_create("interop");
     tcase_set_timeout(tc, 300);

@@ -15,6 +15,7 @@
 #include "base64.h"
 #include "hashkey.h"
 #include "kn_fake_kinesis.h"
+#include "kn_test_server.h"
 #include "md5.h"
 
 #define MAX_SHARDS 1024
@@ -95,20 +96,6 @@ static int shard_of(const kn_fake_kinesis_t *f, kn_u128_t h) {
     return i;
 }
 
-static int write_all(int fd, const void *buf, size_t len) {
-    const char *p = buf;
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int respond(int fd, int status, const char *reason, const char *body) {
     char head[256];
     size_t n = strlen(body);
@@ -116,9 +103,9 @@ static int respond(int fd, int status, const char *reason, const char *body) {
                      "HTTP/1.1 %d %s\r\nContent-Type: application/x-amz-json-1.1\r\n"
                      "x-amzn-RequestId: fake-request\r\nContent-Length: %zu\r\n\r\n",
                      status, reason, n);
-    if (write_all(fd, head, (size_t)h))
+    if (kn_test_write_all(fd, head, (size_t)h))
         return -1;
-    return write_all(fd, body, n);
+    return kn_test_write_all(fd, body, n);
 }
 
 static void list_shards(kn_fake_kinesis_t *f, int fd) {
@@ -385,7 +372,7 @@ static void *serve_conn(void *arg) {
             buf = realloc(buf, cap + 1);
         }
         if (expect && len < head_len + body_len &&
-            write_all(fd, "HTTP/1.1 100 Continue\r\n\r\n", 25))
+            kn_test_write_all(fd, "HTTP/1.1 100 Continue\r\n\r\n", 25))
             goto out;
         while (len < head_len + body_len) {
             ssize_t got = recv(fd, buf + len, cap - len, 0);
