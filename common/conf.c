@@ -171,8 +171,9 @@ static const prop_t props[] = {
     {"buffer.max.bytes", "producer", PT_INT, F(buffer_max_bytes), "67108864", 2097152,
      1099511627776, NULL, NULL, 0,
      "Memory bound: every byte the producer holds for accepted records (data, keys, "
-     "per-record overhead and aggregated copies) until their reports have run. put() "
-     "then returns KN_ERR_QUEUE_FULL (or blocks, see queue.full.behavior)."},
+     "per-record overhead, aggregated copies and the bodies of requests in flight) until "
+     "their reports have run. put() then returns KN_ERR_QUEUE_FULL (or blocks, see "
+     "queue.full.behavior)."},
     {"buffer.max.records", "producer", PT_INT, F(buffer_max_records), "1000000", 1,
      2147483647, NULL, NULL, 0, "Count bound: accepted records not yet reported."},
     {"queue.full.behavior", "producer", PT_ENUM, F(queue_full_behavior), "error", 0, 0,

@@ -59,6 +59,7 @@ typedef struct req_s {
     int is_list;
     kn_krec_list_t krecs;
     int64_t sent_us;
+    int64_t body_bytes;      /* counted in pl->body_bytes while in flight */
     /* the completion */
     kn_put_records_result_t *result;
     kn_shard_list_t *list;
@@ -78,6 +79,7 @@ struct kn_pipeline_s {
     kn_krec_list_t delivered;/* delivered entries */
     uint64_t seq;            /* numbers records in arrival order */
     size_t inflight;         /* PutRecords in flight */
+    int64_t body_bytes;      /* their estimated bodies (see KN_REQ_BODY_COPIES) */
     size_t list_inflight;    /* ListShards in flight */
     kn_serr_t *abort_err;
     int kick;                /* run again at once (a request failed to start) */
@@ -483,9 +485,13 @@ static int send_batch(kn_pipeline_t *pl, kn_pstream_t *s, int64_t now_us) {
         pl->entries[n].data_len = kn_krec_data_len(k);
         pl->entries[n].partition_key = kn_krec_pk(k);
         pl->entries[n].explicit_hash_key = kn_krec_ehk(k);
+        q->body_bytes += (int64_t)((kn_krec_data_len(k) + 2) / 3 * 4 + k->wire_bytes -
+                                   kn_krec_data_len(k) + KN_REQ_ENTRY_FRAMING);
         if (k->retries)
             stat_add(&pl->stats.retries, 1);
     }
+    q->body_bytes *= KN_REQ_BODY_COPIES;
+    pl->body_bytes += q->body_bytes;
     pl->inflight++;
     stat_add(&pl->stats.requests, 1);
     kn_error_t *err = NULL;
@@ -508,6 +514,7 @@ static int send_batch(kn_pipeline_t *pl, kn_pstream_t *s, int64_t now_us) {
 static void put_done(kn_pipeline_t *pl, req_t *q, int64_t now_us) {
     kn_pstream_t *s = q->stream;
     pl->inflight--;
+    pl->body_bytes -= q->body_bytes;
     size_t i = 0;
     for (kn_krec_t *e = q->krecs.head; e; e = e->next, i++) {
         e->shard->inflight--;
@@ -793,6 +800,7 @@ int64_t kn_pipeline_run(kn_pipeline_t *pl, int64_t now_us, int flushing) {
     }
     atomic_store_explicit(&pl->stats.inflight, (long long)pl->inflight, memory_order_relaxed);
     atomic_store_explicit(&pl->stats.agg_bytes, pl->agg.bytes, memory_order_relaxed);
+    atomic_store_explicit(&pl->stats.body_bytes, pl->body_bytes, memory_order_relaxed);
     return next;
 }
 

@@ -41,6 +41,14 @@
 #include "retrier.h"
 #include "shard_map.h"
 
+/*
+ * Memory a request in flight holds outside the pipeline: its JSON body (data in
+ * base64, keys, framing) in this many copies (the request builder's and the
+ * transport's), counted against the producer's memory bound while in flight.
+ */
+#define KN_REQ_BODY_COPIES 2
+#define KN_REQ_ENTRY_FRAMING 64 /* JSON punctuation and names per entry, rounded up */
+
 typedef struct kn_pipeline_conf_s {
     int aggregation_enabled;
     size_t aggregation_max_bytes;
@@ -82,6 +90,7 @@ typedef struct kn_pipeline_stats_s {
     atomic_llong map_refreshes;     /* successful shard map updates */
     atomic_llong inflight;          /* requests in flight now */
     atomic_llong agg_bytes;         /* aggregate bytes held (open builders and blobs) */
+    atomic_llong body_bytes;        /* estimated request bodies of requests in flight */
 } kn_pipeline_stats_t;
 
 /** The pipeline's state for one stream (the producer's registry holds the name). */

@@ -84,7 +84,7 @@ struct kn_producer_s {
     int pl_kick;             /* under pl_lock */
     atomic_int phase;
     int aborted;             /* under pl_lock: the pipeline applied the abort */
-    int64_t agg_counted;     /* pipeline thread: aggregate bytes included in held_bytes */
+    int64_t agg_counted;     /* pipeline thread: aggregate and request-body bytes in held_bytes */
 
     /* I/O */
     kn_http_t *http;
@@ -401,8 +401,10 @@ static void *pipeline_main(void *arg) {
         kn_krec_list_t delivered = {0};
         kn_pipeline_take_done(p->pl, &failed, &delivered);
         kn_reports_push(p->reports, &failed, &delivered);
-        int64_t agg = atomic_load_explicit(&kn_pipeline_stats(p->pl)->agg_bytes,
-                                           memory_order_relaxed);
+        /* aggregated copies and request bodies in flight count against the bound too */
+        const kn_pipeline_stats_t *ps = kn_pipeline_stats(p->pl);
+        int64_t agg = atomic_load_explicit(&ps->agg_bytes, memory_order_relaxed) +
+                      atomic_load_explicit(&ps->body_bytes, memory_order_relaxed);
         if (agg != p->agg_counted) {
             atomic_fetch_add(&p->held_bytes, agg - p->agg_counted);
             p->agg_counted = agg;

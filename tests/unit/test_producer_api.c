@@ -501,6 +501,35 @@ START_TEST(poll_mode) {
 }
 END_TEST
 
+START_TEST(one_mebibyte_with_key) {
+    /* a Kinesis record is at most 1 MiB counting its partition key */
+    kn_fake_kinesis_t *f = kn_fake_kinesis_start(2, 0);
+    kn_conf_t *c = conf_for(kn_fake_kinesis_url(f));
+    kn_producer_t *p = make(c);
+    reset_seen();
+    check_payload = 0;
+    static uint8_t mib[1024 * 1024];
+    ck_assert_int_eq(kn_producer_put(p, "s", "kk", NULL, mib, sizeof(mib) - 1, (void *)0),
+                     KN_ERR_TOO_LARGE);
+    ck_assert_int_eq(kn_producer_put(p, "s", "kk", NULL, mib, sizeof(mib) - 2, (void *)1), KN_OK);
+    ck_assert_int_eq(kn_producer_put(p, "s", "k", NULL, mib, sizeof(mib), (void *)2),
+                     KN_ERR_TOO_LARGE);
+    ck_assert_int_eq(kn_producer_put(p, "s", "k", NULL, mib, sizeof(mib) - 1, (void *)3), KN_OK);
+    ck_assert_int_eq(kn_producer_flush(p, -1, NULL), KN_OK);
+    pthread_mutex_lock(&lock);
+    ck_assert_int_eq(reports, 2);
+    ck_assert_int_eq(seen[1].err, KN_OK);
+    ck_assert_int_eq(seen[3].err, KN_OK);
+    ck_assert_int_eq(seen[1].aggregated, 0); /* too big to share an aggregate */
+    pthread_mutex_unlock(&lock);
+    size_t body, entry, entries;
+    kn_fake_kinesis_maxima(f, &body, &entry, &entries);
+    ck_assert_uint_eq(entry, 1024 * 1024);
+    kn_producer_destroy(p);
+    kn_fake_kinesis_stop(f);
+}
+END_TEST
+
 START_TEST(new_fails_cleanly) {
     char err[256] = "";
     ck_assert_ptr_null(kn_producer_new(NULL, err, sizeof(err)));
@@ -527,6 +556,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, destroy_with_records_in_flight);
     tcase_add_test(tc, ttl_expiry_without_service);
     tcase_add_test(tc, poll_mode);
+    tcase_add_test(tc, one_mebibyte_with_key);
     tcase_add_test(tc, new_fails_cleanly);
     suite_add_tcase(s, tc);
     return s;
