@@ -39,13 +39,6 @@ void kn_reports_push(kn_reports_t *r, kn_rec_list_t *failed, kn_krec_list_t *del
     pthread_mutex_unlock(&r->lock);
 }
 
-int64_t kn_reports_pending(kn_reports_t *r) {
-    pthread_mutex_lock(&r->lock);
-    int64_t n = r->pending;
-    pthread_mutex_unlock(&r->lock);
-    return n;
-}
-
 /* Takes the whole queue (under the lock). */
 static void take(kn_reports_t *r, kn_rec_list_t *failed, kn_krec_list_t *delivered) {
     *failed = r->queue;

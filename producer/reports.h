@@ -58,9 +58,6 @@ void kn_reports_push(kn_reports_t *r, kn_rec_list_t *failed, kn_krec_list_t *del
  */
 int kn_reports_poll(kn_reports_t *r, int timeout_ms);
 
-/** Records queued and not yet served. */
-int64_t kn_reports_pending(kn_reports_t *r);
-
 /**
  * Serves everything still queued (on the thread, or here when not threaded),
  * stops the thread and frees. Nothing may be pushed concurrently. Accepts NULL.
