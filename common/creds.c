@@ -129,20 +129,28 @@ static int wake_cond_init(pthread_cond_t *cv) {
     return rc ? -1 : 0;
 }
 
+/* The chain's mutex and conds; -1 (nothing left initialised) on failure. */
+static int sync_init(kn_creds_t *c) {
+    if (pthread_mutex_init(&c->mu, NULL))
+        return -1;
+    if (pthread_cond_init(&c->fetched, NULL)) {
+        pthread_mutex_destroy(&c->mu);
+        return -1;
+    }
+    if (wake_cond_init(&c->wake)) {
+        pthread_cond_destroy(&c->fetched);
+        pthread_mutex_destroy(&c->mu);
+        return -1;
+    }
+    return 0;
+}
+
 kn_creds_t *kn_creds_new_from(kn_creds_provider_t **providers, int count, const kn_logger_t *lg) {
     int ok = providers && count > 0 && count <= KN_CREDS_MAX_PROVIDERS;
     for (int i = 0; ok && i < count; i++)
         ok = providers[i] != NULL;
     kn_creds_t *c = ok ? calloc(1, sizeof(*c)) : NULL;
-    int inited = 0; /* how many of mu, fetched, wake are initialised */
-    if (c && !pthread_mutex_init(&c->mu, NULL) && ++inited &&
-        !pthread_cond_init(&c->fetched, NULL) && ++inited && !wake_cond_init(&c->wake))
-        inited++;
-    if (c && inited < 3) {
-        if (inited > 1)
-            pthread_cond_destroy(&c->fetched);
-        if (inited > 0)
-            pthread_mutex_destroy(&c->mu);
+    if (c && sync_init(c)) {
         free(c);
         c = NULL;
     }
@@ -400,12 +408,13 @@ static void *refresher_main(void *arg) {
             fetch_unlocked(c);
             continue;
         }
-        int64_t wait = next_due(c, now);
-        wait = wait == INT64_MAX || wait - now > KN_CREDS_REFRESHER_MAX_SLEEP_MS
-                   ? KN_CREDS_REFRESHER_MAX_SLEEP_MS
-                   : wait - now;
+        /* Not due: until the next due time. A caller's fetch in flight signals its end. */
+        int64_t due = c->fetching ? INT64_MAX : next_due(c, now);
+        int64_t wait = due == INT64_MAX || due - now > KN_CREDS_REFRESHER_MAX_SLEEP_MS
+                           ? KN_CREDS_REFRESHER_MAX_SLEEP_MS
+                           : due - now;
         if (wait < 1)
-            wait = 1; /* another thread is fetching: its end wakes this one */
+            wait = 1;
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += wait / 1000;

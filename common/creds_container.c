@@ -179,8 +179,5 @@ static kn_err_t container_fetch(kn_creds_provider_t *self, kn_credentials_t *out
 }
 
 kn_creds_provider_t *kn_creds_provider_container_new(const kn_conf_t *conf) {
-    kn_creds_remote_t *r = kn_creds_remote_new(NAME, conf, 0);
-    if (!r)
-        return NULL;
-    return kn_creds_provider_new(NAME, container_fetch, kn_creds_remote_destroy, r);
+    return kn_creds_remote_provider_new(NAME, conf, container_fetch);
 }

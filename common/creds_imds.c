@@ -32,22 +32,8 @@ int kn_imds_disabled(void) {
 
 kn_err_t kn_imds_base_url(char *buf, size_t size, kn_error_t **err) {
     const char *v = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
-    const char *url = v && *v ? v : KN_IMDS_DEFAULT_URL;
-    size_t n = strlen(url);
-    if (n > KN_URL_MAX || n >= size) {
-        *err = kn_error_new(KN_ERR_TOO_LARGE, NAME ": AWS_EC2_METADATA_SERVICE_ENDPOINT too long");
-        return KN_ERR_TOO_LARGE;
-    }
-    memcpy(buf, url, n + 1);
-    if (n && buf[n - 1] == '/')
-        buf[n - 1] = '\0';
-    kn_url_t parts;
-    kn_err_t rc = kn_url_parse(buf, &parts);
-    if (rc != KN_OK) {
-        *err = kn_error_new(rc, NAME ": AWS_EC2_METADATA_SERVICE_ENDPOINT: %s", parts.error);
-        return rc;
-    }
-    return KN_OK;
+    return kn_endpoint_url_setting(v && *v ? v : KN_IMDS_DEFAULT_URL,
+                                   NAME ": AWS_EC2_METADATA_SERVICE_ENDPOINT", buf, size, err);
 }
 
 /* One IMDS conversation's state: where, and the session token (cached across fetches). */

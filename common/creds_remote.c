@@ -40,6 +40,12 @@ void kn_creds_remote_destroy(void *remote) {
     free(r);
 }
 
+kn_creds_provider_t *kn_creds_remote_provider_new(const char *name, const kn_conf_t *conf,
+                                                  kn_creds_fetch_fn *fetch) {
+    kn_creds_remote_t *r = kn_creds_remote_new(name, conf, 0);
+    return r ? kn_creds_provider_new(name, fetch, kn_creds_remote_destroy, r) : NULL;
+}
+
 static void pause_ms(int64_t ms) {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
     while (nanosleep(&ts, &ts) && errno == EINTR)

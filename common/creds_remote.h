@@ -59,6 +59,9 @@ kn_creds_remote_t *kn_creds_remote_new(const char *name, const kn_conf_t *conf,
                                        int64_t connect_timeout_ms);
 /** Stops the transport and frees. Accepts NULL; usable as a provider's destroy_state. */
 void kn_creds_remote_destroy(void *remote);
+/** A provider `name` around `fetch` whose state is a kn_creds_remote_t. NULL when out of memory. */
+kn_creds_provider_t *kn_creds_remote_provider_new(const char *name, const kn_conf_t *conf,
+                                                  kn_creds_fetch_fn *fetch);
 
 /**
  * kn_http_perform on the provider's transport (created now if needed), up to

@@ -402,8 +402,5 @@ static kn_err_t web_identity_fetch(kn_creds_provider_t *self, kn_credentials_t *
 }
 
 kn_creds_provider_t *kn_creds_provider_web_identity_new(const kn_conf_t *conf) {
-    kn_creds_remote_t *r = kn_creds_remote_new(NAME, conf, 0);
-    if (!r)
-        return NULL;
-    return kn_creds_provider_new(NAME, web_identity_fetch, kn_creds_remote_destroy, r);
+    return kn_creds_remote_provider_new(NAME, conf, web_identity_fetch);
 }

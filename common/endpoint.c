@@ -151,9 +151,8 @@ static kn_err_t store(const char *text, char *buf, size_t size, const char *from
     return KN_OK;
 }
 
-/* A configured URL: one trailing '/' removed, then checked. */
-static kn_err_t endpoint_configured(const char *value, const char *from, char *buf, size_t size,
-                                    kn_error_t **err) {
+kn_err_t kn_endpoint_url_setting(const char *value, const char *from, char *buf, size_t size,
+                                 kn_error_t **err) {
     char url[KN_URL_MAX + 1];
     size_t n = strnlen(value, sizeof(url));
     if (n > KN_URL_MAX) {
@@ -188,11 +187,11 @@ kn_err_t kn_endpoint_resolve_err(const kn_conf_t *conf, const char *service, con
     }
     const char *conf_value = conf ? *(char *const *)((const char *)conf + svc->conf_field) : NULL;
     if (conf_value && *conf_value)
-        return endpoint_configured(conf_value, svc->conf_name, buf, size, err);
+        return kn_endpoint_url_setting(conf_value, svc->conf_name, buf, size, err);
     if (nonempty_env(svc->env))
-        return endpoint_configured(getenv(svc->env), svc->env, buf, size, err);
+        return kn_endpoint_url_setting(getenv(svc->env), svc->env, buf, size, err);
     if (nonempty_env("AWS_ENDPOINT_URL"))
-        return endpoint_configured(getenv("AWS_ENDPOINT_URL"), "AWS_ENDPOINT_URL", buf, size, err);
+        return kn_endpoint_url_setting(getenv("AWS_ENDPOINT_URL"), "AWS_ENDPOINT_URL", buf, size, err);
 
     if (!region || !*region) {
         set_err(err, kn_error_new(KN_ERR_NO_REGION, "%s: no region to build the default endpoint",

@@ -57,6 +57,14 @@ kn_err_t kn_endpoint_resolve_err(const kn_conf_t *conf, const char *service, con
 kn_err_t kn_endpoint_resolve(const kn_conf_t *conf, const char *service, const char *region,
                              char *buf, size_t size);
 
+/**
+ * A URL from a setting (`from` names it in messages): one trailing '/' removed,
+ * checked with kn_url_parse, copied into buf. KN_OK, KN_ERR_INVALID_ARG or
+ * KN_ERR_TOO_LARGE with *err (may be NULL) naming `from`, never the URL.
+ */
+kn_err_t kn_endpoint_url_setting(const char *value, const char *from, char *buf, size_t size,
+                                 kn_error_t **err);
+
 /** Parts of an endpoint URL. */
 typedef struct kn_url_s {
     int https;

@@ -422,6 +422,14 @@ START_TEST(container_url_rules) {
 }
 END_TEST
 
+static void sts_url_is(const kn_conf_t *conf, const char *want) {
+    char url[KN_URL_MAX + 2];
+    kn_error_t *err = NULL;
+    kn_err_t rc = kn_sts_url(conf, url, sizeof(url), &err);
+    ck_assert_msg(rc == KN_OK, "%s", kn_error_message(err));
+    ck_assert_str_eq(url, want);
+}
+
 START_TEST(imds_and_sts_urls) {
     char url[KN_URL_MAX + 2];
     kn_error_t *err = NULL;
@@ -443,25 +451,19 @@ START_TEST(imds_and_sts_urls) {
     setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
 
     /* STS: the global endpoint without a region, else the regional one, else the configured one */
-    ck_assert_int_eq(kn_sts_url(NULL, url, sizeof(url), &err), KN_OK);
-    ck_assert_str_eq(url, "https://sts.amazonaws.com/");
+    sts_url_is(NULL, "https://sts.amazonaws.com/");
     setenv("AWS_REGION", "eu-west-1", 1);
-    ck_assert_int_eq(kn_sts_url(NULL, url, sizeof(url), &err), KN_OK);
-    ck_assert_str_eq(url, "https://sts.eu-west-1.amazonaws.com/");
+    sts_url_is(NULL, "https://sts.eu-west-1.amazonaws.com/");
     setenv("AWS_REGION", "cn-north-1", 1);
-    ck_assert_int_eq(kn_sts_url(NULL, url, sizeof(url), &err), KN_OK);
-    ck_assert_str_eq(url, "https://sts.cn-north-1.amazonaws.com.cn/");
+    sts_url_is(NULL, "https://sts.cn-north-1.amazonaws.com.cn/");
     setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9", 1);
-    ck_assert_int_eq(kn_sts_url(NULL, url, sizeof(url), &err), KN_OK);
-    ck_assert_str_eq(url, "http://127.0.0.1:9/");
+    sts_url_is(NULL, "http://127.0.0.1:9/");
     setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:10/", 1);
-    ck_assert_int_eq(kn_sts_url(NULL, url, sizeof(url), &err), KN_OK);
-    ck_assert_str_eq(url, "http://127.0.0.1:10/");
+    sts_url_is(NULL, "http://127.0.0.1:10/");
     kn_conf_t *conf = kn_conf_new();
     ck_assert_int_eq(kn_conf_set(conf, "sts.endpoint.url", "http://127.0.0.1:11/sts", NULL, 0),
                      KN_OK);
-    ck_assert_int_eq(kn_sts_url(conf, url, sizeof(url), &err), KN_OK);
-    ck_assert_str_eq(url, "http://127.0.0.1:11/sts");
+    sts_url_is(conf, "http://127.0.0.1:11/sts");
     setenv("AWS_ENDPOINT_URL_STS", "sts.local", 1);
     unsetenv("AWS_ENDPOINT_URL");
     ck_assert_int_eq(kn_sts_url(NULL, url, sizeof(url), &err), KN_ERR_INVALID_ARG);
