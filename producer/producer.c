@@ -606,6 +606,8 @@ kn_producer_t *kn_producer_new(kn_conf_t *conf, char *errstr, size_t errstr_size
         .threaded = !p->poll_mode,
     };
     p->reports = p->pl ? kn_reports_new(&rc) : NULL;
+    if (p->pl) /* before the thread starts: completions may follow its first request */
+        kn_pipeline_set_wake(p->pl, wake_pipeline, p);
     if (!p->reports || pthread_create(&p->pl_thread, NULL, pipeline_main, p)) {
         errf(errstr, errstr_size, "could not start the producer's threads");
         teardown(p);
@@ -614,7 +616,6 @@ kn_producer_t *kn_producer_new(kn_conf_t *conf, char *errstr, size_t errstr_size
     }
     p->pl_started = 1;
     pthread_setname_np(p->pl_thread, "kn-pipeline");
-    kn_pipeline_set_wake(p->pl, wake_pipeline, p);
     p->conf = conf;
     return p;
 }
