@@ -19,6 +19,8 @@
 #include "conf.h"
 #include "creds.h"
 #include "dynamodb_api.h"
+#include "fanout.h"
+#include "fanout_registration.h"
 #include "err.h"
 #include "http.h"
 #include "kinesis/consumer.h"
@@ -44,6 +46,8 @@
 /* Closest two taking cycles may follow each other. */
 #define MIN_TAKE_GAP_MS 50
 #define WORKER_ID_MAX 256
+/* Waiting for the fan-out stream consumer to become ACTIVE after registering it. */
+#define CONSUMER_ACTIVE_TIMEOUT_MS (5 * 60 * 1000)
 
 typedef struct entry_s {
     struct kn_consumer_s *c;
@@ -72,7 +76,8 @@ struct kn_consumer_s {
     kn_dynamodb_t *ddb;
     kn_lease_table_t *lt;
     kn_lease_manager_t *leases;
-    kn_pool_t *pool;
+    kn_fanout_t *fanout; /* retrieval.mode=fanout, once the stream consumer is ACTIVE */
+    kn_pool_t *pool;     /* set and cleared under mu: fan-out wakes come from the I/O thread */
     kn_shard_counters_t counters;
     atomic_uint_least64_t kinesis_calls;
 
@@ -161,8 +166,16 @@ static kn_err_t check_conf(const kn_conf_t *conf, const kn_processor_t *proc, ch
         return KN_ERR_INVALID_ARG;
     }
     if (conf->retrieval_mode != 0) {
-        set_errstr(errstr, size, "retrieval.mode=fanout is not available in this build");
-        return KN_ERR_INVALID_ARG;
+        const char *name = *conf->consumer_name ? conf->consumer_name : conf->application_name;
+        kn_error_t *e = NULL;
+        if (kn_kj_check_consumer_name(name, &e) != KN_OK) {
+            char msg[400];
+            snprintf(msg, sizeof(msg), "stream consumer name \"%.200s\": %s (set consumer.name)",
+                     name, kn_error_message(e));
+            kn_error_destroy(e);
+            set_errstr(errstr, size, msg);
+            return KN_ERR_INVALID_ARG;
+        }
     }
     *ts = 0;
     if (conf->initial_position == KN_ESN_AT_TIMESTAMP &&
@@ -337,6 +350,7 @@ void kn_consumer_destroy(kn_consumer_t *c) {
         kn_shard_consumer_destroy(e->sc);
         free(e);
     }
+    kn_fanout_destroy(c->fanout); /* after the retrievers made from it */
     for (int i = 0; i < 2; i++)
         if (c->pipe_fd[i] >= 0)
             close(c->pipe_fd[i]);
@@ -350,12 +364,40 @@ void kn_consumer_destroy(kn_consumer_t *c) {
 
 /* ---- shard consumers ---- */
 
+/* A fan-out subscription has news for its shard (transport I/O thread). */
+static void wake_entry(void *arg) {
+    entry_t *e = arg;
+    kn_consumer_t *c = e->c;
+    pthread_mutex_lock(&c->mu);
+    if (c->pool)
+        kn_pool_wake(c->pool, e->task);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The entry whose shard consumer is initializing start->shard_id: the oldest of that shard
+ * (a newer acquisition waits until the older one is done). */
+static entry_t *initializing_entry(kn_consumer_t *c, const char *shard_id) {
+    entry_t *found = NULL;
+    pthread_mutex_lock(&c->mu);
+    for (entry_t *e = c->entries; e && !found; e = e->next)
+        if (!strcmp(kn_shard_consumer_shard_id(e->sc), shard_id))
+            found = e;
+    pthread_mutex_unlock(&c->mu);
+    return found;
+}
+
 static kn_retriever_t *new_retriever(void *ctx, const kn_retrieval_start_t *start,
                                      kn_error_t **err) {
     kn_consumer_t *c = ctx;
     kn_polling_conf_t pc = {(int)c->conf->max_records, c->conf->idle_time_between_reads_ms,
                             &c->kinesis_calls};
-    kn_retriever_t *r = kn_polling_new(c->kinesis, start, &pc, &c->lg);
+    kn_retriever_t *r;
+    if (c->fanout) {
+        entry_t *self = initializing_entry(c, start->shard_id);
+        r = kn_fanout_retriever_new(c->fanout, start, self ? wake_entry : NULL, self);
+    } else {
+        r = kn_polling_new(c->kinesis, start, &pc, &c->lg);
+    }
     if (!r && err)
         *err = kn_error_new(KN_ERR_NOMEM, "out of memory");
     return r;
@@ -556,6 +598,31 @@ static kn_err_t fail(kn_consumer_t *c, kn_err_t rc, kn_error_t *e, const char *w
     return rc;
 }
 
+static int registration_sleep(void *ctx, int64_t ms) {
+    return wait_stop(ctx, ms);
+}
+
+/* retrieval.mode=fanout: the stream consumer exists and is ACTIVE (registered if missing). */
+static kn_err_t start_fanout(kn_consumer_t *c) {
+    const kn_conf_t *conf = c->conf;
+    const char *name = *conf->consumer_name ? conf->consumer_name : conf->application_name;
+    char *arn = NULL;
+    kn_error_t *e = NULL;
+    kn_err_t rc = kn_fanout_register(c->kinesis, conf->stream_name, name,
+                                     CONSUMER_ACTIVE_TIMEOUT_MS, registration_sleep, c, &arn, &e);
+    if (rc) {
+        char what[400];
+        snprintf(what, sizeof(what), "registering stream consumer %.200s", name);
+        return fail(c, rc, e, what);
+    }
+    kn_fanout_conf_t fc = {conf->stream_name, arn, (size_t)conf->fanout_max_queued_events,
+                           (size_t)conf->fanout_max_queued_bytes, 0, &c->kinesis_calls};
+    c->fanout = kn_fanout_new(c->kinesis, &fc, &c->lg);
+    KN_LOG_INFO(&c->lg, LOG_FAC, "enhanced fan-out as stream consumer %s", arn);
+    free(arn);
+    return c->fanout ? KN_OK : fail(c, KN_ERR_NOMEM, NULL, "starting fan-out");
+}
+
 static kn_err_t start(kn_consumer_t *c) {
     kn_error_t *e = NULL;
     kn_err_t rc = kn_lease_table_ensure(c->lt, TABLE_ACTIVE_TIMEOUT_MS, &e);
@@ -564,6 +631,8 @@ static kn_err_t start(kn_consumer_t *c) {
         snprintf(what, sizeof(what), "lease table %.300s", c->table);
         return fail(c, rc, e, what);
     }
+    if (c->conf->retrieval_mode != 0 && (rc = start_fanout(c)))
+        return rc;
     /* A first scan (taking nothing yet) so shard sync sees the table as it is. */
     if ((rc = kn_lease_manager_take(c->leases, 0, &e)))
         return fail(c, rc, e, "reading the lease table");
@@ -572,8 +641,12 @@ static kn_err_t start(kn_consumer_t *c) {
         snprintf(what, sizeof(what), "listing the shards of stream %.300s", c->conf->stream_name);
         return fail(c, rc, e, what);
     }
-    if (!(c->pool = kn_pool_new((size_t)c->conf->processor_threads)))
+    kn_pool_t *pool = kn_pool_new((size_t)c->conf->processor_threads);
+    if (!pool)
         return fail(c, KN_ERR_NOMEM, NULL, "starting processor threads");
+    pthread_mutex_lock(&c->mu);
+    c->pool = pool;
+    pthread_mutex_unlock(&c->mu);
     if (pthread_create(&c->renewer, NULL, renewer_main, c))
         return fail(c, KN_ERR_NOMEM, NULL, "starting the renewer thread");
     c->renewer_started = 1;
@@ -645,8 +718,11 @@ static void stop_threads(kn_consumer_t *c) {
         pthread_join(c->renewer, NULL);
         c->renewer_started = 0;
     }
-    kn_pool_destroy(c->pool); /* waits for steps in progress */
-    c->pool = NULL;
+    pthread_mutex_lock(&c->mu);
+    kn_pool_t *pool = c->pool;
+    c->pool = NULL; /* no more wakes from subscriptions */
+    pthread_mutex_unlock(&c->mu);
+    kn_pool_destroy(pool); /* waits for steps in progress */
 }
 
 kn_err_t kn_consumer_run(kn_consumer_t *c) {

@@ -5,7 +5,6 @@
 #include <time.h>
 
 #include "fanout.h"
-#include "fanout_stream.h"
 
 #define LOG_FAC "fanout"
 /* Fetch with nothing to do and no wake function: look at the queue this often. */
@@ -306,6 +305,13 @@ static void sub_destroy(kn_retriever_t *r) {
     pthread_mutex_destroy(&s->mu);
     free(s->shard_id);
     free(s);
+}
+
+void kn_fanout_retriever_stats(kn_retriever_t *r, kn_fo_stats_t *st) {
+    sub_t *s = (sub_t *)r;
+    pthread_mutex_lock(&s->mu);
+    kn_fo_stream_stats(s->core, st);
+    pthread_mutex_unlock(&s->mu);
 }
 
 kn_retriever_t *kn_fanout_retriever_new(kn_fanout_t *fo, const kn_retrieval_start_t *start,

@@ -30,6 +30,7 @@
 
 #include "kinesis_api.h"
 #include "log.h"
+#include "fanout_stream.h"
 #include "retrieval.h"
 
 /** No message for this long on an unpaused subscription: subscribe again (KCL: 60 s). */
@@ -68,5 +69,8 @@ typedef void(kn_fanout_wake_fn)(void *ctx);
  */
 kn_retriever_t *kn_fanout_retriever_new(kn_fanout_t *fo, const kn_retrieval_start_t *start,
                                         kn_fanout_wake_fn *wake, void *wake_ctx);
+
+/** The counters of a retriever made by kn_fanout_retriever_new (any thread). */
+void kn_fanout_retriever_stats(kn_retriever_t *r, kn_fo_stats_t *st);
 
 #endif

@@ -1,4 +1,5 @@
 /* One shard's fan-out core: decoder to bounded queue, back-pressure, resubscribe policy. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,7 @@ struct kn_fo_stream_s {
     int64_t timestamp_ms;
     int has_continuation;
     char continuation[KN_SEQ_MAX_DIGITS + 1];
+    atomic_uint_least64_t repeats; /* read by stats() under the lock, written without */
 };
 
 kn_fo_stream_t *kn_fo_stream_new(const kn_fo_limits_t *lim, const kn_esn_t *from,
@@ -57,6 +59,7 @@ kn_fo_stream_t *kn_fo_stream_new(const kn_fo_limits_t *lim, const kn_esn_t *from
     s->from = *from;
     s->timestamp_ms = timestamp_ms;
     kn_rng_seed(&s->rng, seed);
+    atomic_init(&s->repeats, 0);
     s->last_subscribe_ms = INT64_MIN / 2;
     s->next_subscribe_ms = INT64_MIN / 2;
     return s;
@@ -407,7 +410,7 @@ kn_err_t kn_fo_stream_settle(kn_fo_stream_t *s, kn_fo_item_t *it, kn_get_records
         kn_get_records_result_destroy(r);
         return rc == KN_ERR_NOMEM ? rc : bad_event("malformed", err);
     }
-    s->st.repeats += drop_repeats(s, r);
+    atomic_fetch_add(&s->repeats, drop_repeats(s, r));
     if (cont) {
         if (!s->has_continuation || kn_decimal_cmp(cont, s->continuation) > 0)
             memcpy(s->continuation, cont, strlen(cont) + 1);
@@ -434,6 +437,7 @@ int kn_fo_stream_abort(kn_fo_stream_t *s, int64_t now) {
 
 void kn_fo_stream_stats(const kn_fo_stream_t *s, kn_fo_stats_t *st) {
     *st = s->st;
+    st->repeats = atomic_load(&((kn_fo_stream_t *)s)->repeats);
     st->queued_events = s->queued_events;
     st->queued_bytes = s->queued_bytes;
     st->paused = s->paused;
