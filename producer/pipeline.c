@@ -694,6 +694,10 @@ static kn_krec_t *next_entry(kn_pshard_t *sh, int64_t now_us, kn_krec_list_t **l
 /* Moves the shard's sendable entries into the stream's batch. Returns when it
  * wants to be looked at again (INT64_MAX: on a completion). */
 static int64_t feed(kn_pipeline_t *pl, kn_pstream_t *s, kn_pshard_t *sh, int64_t now_us) {
+    /* Strict: a stale map means records are being routed again; entries queued under
+     * the old map must not overtake them (they are taken back if their shard is gone). */
+    if (pl->conf.strict && s->map.state != KN_SHARD_MAP_READY)
+        return INT64_MAX;
     for (;;) {
         if (pl->conf.strict && (sh->inflight || sh->in_batch)) {
             if (sh->in_batch && (sh->queue.count || sh->agg.recs.count))

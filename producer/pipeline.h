@@ -22,8 +22,9 @@
  * per request, one request at a time; PutRecords does not promise order among
  * entries of one request) and a retried entry goes back to the head of its
  * shard's queue, so records of one partition key reach the shard in put order,
- * including across retries and re-routing after a reshard (records routed
- * again are merged back in put order).
+ * including across retries and re-routing after a reshard: while the map is
+ * being refreshed nothing of the stream is sent, and records routed again are
+ * merged back in put order with those their closed shard still held.
  */
 #ifndef KN_PIPELINE_H
 #define KN_PIPELINE_H

@@ -670,6 +670,52 @@ START_TEST(strict_order_under_retries) {
 }
 END_TEST
 
+START_TEST(strict_order_across_reshard) {
+    kn_pipeline_conf_t c = base_conf();
+    c.strict = 1;
+    c.aggregation_enabled = 0; /* one record per entry: easy to follow */
+    start(c);
+    run(0, 0);
+    answer_list(0, 1);
+    run(0, 0);
+    /* three records of one key; the first is in flight when the shard splits */
+    kn_rec_t *r[3];
+    for (int i = 0; i < 3; i++)
+        r[i] = put("same", NULL, 10, 0, 30000);
+    run(0, 1);
+    ck_assert_uint_eq(nreqs, 1); /* strict: one entry per shard in flight */
+    /* the service answers from a split stream: the shard the key lives in is a child */
+    id_base = 1;
+    int fail[1] = {0};
+    answer(0, "InternalFailure", fail, 1, 2); /* r0 must be retried */
+    run(10 * MS, 1);
+    run(500 * MS, 1); /* r0's retry lands on the child: plain record, accepted, map stale */
+    ck_assert_uint_eq(nreqs, 2);
+    ck_assert_str_eq(reqs[1].e[0].pk, "same");
+    answer_ok(1, 2);
+    run(501 * MS, 1);
+    ck_assert_uint_eq(done.count, 1);
+    ck_assert_uint_eq(nlists, 2); /* refreshing */
+    /* nothing of the stream goes out while the map is stale */
+    run(600 * MS, 1);
+    ck_assert_uint_eq(nreqs, 2);
+    answer_list(1, 2);
+    for (int64_t t = 700; nreqs < 4 && t < 2000; t += 10) {
+        run(t * MS, 1);
+        for (size_t i = 2; i < nreqs; i++)
+            if (!reqs[i].answered)
+                answer_ok(i, 2);
+    }
+    run(2000 * MS, 1);
+    ck_assert_uint_eq(done.count, 3);
+    /* put order kept: sequence numbers increase r0 < r1 < r2 */
+    ck_assert_int_lt(strcmp(r[0]->result->sequence_number, r[1]->result->sequence_number), 0);
+    ck_assert_int_lt(strcmp(r[1]->result->sequence_number, r[2]->result->sequence_number), 0);
+    free_done();
+    stop();
+}
+END_TEST
+
 START_TEST(inflight_limit) {
     kn_pipeline_conf_t c = base_conf();
     c.aggregation_enabled = 0;
@@ -790,6 +836,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, wrong_shard_reroutes);
     tcase_add_test(tc, rate_limiter_per_shard);
     tcase_add_test(tc, strict_order_under_retries);
+    tcase_add_test(tc, strict_order_across_reshard);
     tcase_add_test(tc, inflight_limit);
     tcase_add_test(tc, abort_with_requests_in_flight);
     tcase_add_test(tc, send_refused_is_a_failed_request);
