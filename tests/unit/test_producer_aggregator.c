@@ -21,13 +21,26 @@ static kn_rec_t *mkrec(const char *pk, const char *ehk, size_t data_len, int fil
     return r;
 }
 
-static void free_krecs(kn_agg_ctx_t *c, kn_krec_list_t *l) {
+/* Every test starts with an enabled context (51200 bytes), an empty aggregator and output. */
+static kn_agg_ctx_t c;
+static kn_aggregator_t a;
+static kn_krec_list_t out;
+
+static void setup(void) {
+    ck_assert_int_eq(kn_agg_ctx_init(&c, 1, 51200), KN_OK);
+    kn_aggregator_init(&a);
+    memset(&out, 0, sizeof(out));
+}
+
+static void teardown(void) { kn_agg_ctx_clear(&c); }
+
+static void free_krecs(kn_agg_ctx_t *ctx, kn_krec_list_t *l) {
     kn_krec_t *k;
     while ((k = kn_krec_list_pop(l))) {
         kn_rec_t *r;
         while ((r = kn_rec_list_pop(&k->recs)))
             kn_rec_free(r);
-        kn_krec_release(c, k);
+        kn_krec_release(ctx, k);
     }
 }
 
@@ -55,11 +68,6 @@ static void check_blob(kn_agg_decoder_t *d, const kn_krec_t *k) {
 }
 
 START_TEST(fills_to_exact_limit) {
-    kn_agg_ctx_t c;
-    ck_assert_int_eq(kn_agg_ctx_init(&c, 1, 51200), KN_OK);
-    kn_aggregator_t a;
-    kn_aggregator_init(&a);
-    kn_krec_list_t out = {0};
     char pk[32];
     const int N = 3000;
     kn_rec_t *all[3000];
@@ -111,16 +119,10 @@ START_TEST(fills_to_exact_limit) {
     ck_assert_int_eq(c.bytes, 0);
     kn_agg_builder_destroy(b);
     kn_agg_decoder_destroy(d);
-    kn_agg_ctx_clear(&c);
 }
 END_TEST
 
 START_TEST(single_record_is_plain) {
-    kn_agg_ctx_t c;
-    ck_assert_int_eq(kn_agg_ctx_init(&c, 1, 51200), KN_OK);
-    kn_aggregator_t a;
-    kn_aggregator_init(&a);
-    kn_krec_list_t out = {0};
     kn_rec_t *r = mkrec("user-7", "99", 10, 1, 5);
     ck_assert_int_eq(kn_aggregator_add(&c, &a, r, &out), KN_OK);
     ck_assert_uint_eq(out.count, 0);
@@ -145,16 +147,10 @@ START_TEST(single_record_is_plain) {
     /* flushing an empty aggregator produces nothing */
     ck_assert_int_eq(kn_aggregator_flush(&c, &a, &out), KN_OK);
     ck_assert_uint_eq(out.count, 0);
-    kn_agg_ctx_clear(&c);
 }
 END_TEST
 
 START_TEST(large_record_keeps_order) {
-    kn_agg_ctx_t c;
-    ck_assert_int_eq(kn_agg_ctx_init(&c, 1, 51200), KN_OK);
-    kn_aggregator_t a;
-    kn_aggregator_init(&a);
-    kn_krec_list_t out = {0};
     kn_rec_t *r1 = mkrec("k1", NULL, 100, 1, 1), *r2 = mkrec("k2", NULL, 100, 2, 2);
     kn_rec_t *big = mkrec("k3", NULL, 60000, 3, 3), *r4 = mkrec("k4", NULL, 100, 4, 4);
     ck_assert_int_eq(kn_aggregator_add(&c, &a, r1, &out), KN_OK);
@@ -181,32 +177,21 @@ START_TEST(large_record_keeps_order) {
     ck_assert_int_eq(kn_aggregator_flush(&c, &a, &out), KN_OK);
     free_krecs(&c, &out);
     ck_assert_int_eq(c.bytes, 0);
-    kn_agg_ctx_clear(&c);
 }
 END_TEST
 
 START_TEST(disabled_sends_each_alone) {
-    kn_agg_ctx_t c;
-    ck_assert_int_eq(kn_agg_ctx_init(&c, 0, 51200), KN_OK);
-    kn_aggregator_t a;
-    kn_aggregator_init(&a);
-    kn_krec_list_t out = {0};
+    c.enabled = 0;
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(kn_aggregator_add(&c, &a, mkrec("same", NULL, 10, i, i), &out), KN_OK);
     ck_assert_uint_eq(out.count, 5);
     for (kn_krec_t *k = out.head; k; k = k->next)
         ck_assert_ptr_null(k->blob);
     free_krecs(&c, &out);
-    kn_agg_ctx_clear(&c);
 }
 END_TEST
 
 START_TEST(deadline_is_minimum_and_take_returns_records) {
-    kn_agg_ctx_t c;
-    ck_assert_int_eq(kn_agg_ctx_init(&c, 1, 51200), KN_OK);
-    kn_aggregator_t a;
-    kn_aggregator_init(&a);
-    kn_krec_list_t out = {0};
     kn_rec_t *r1 = mkrec("a1", NULL, 10, 1, 50), *r2 = mkrec("a2", NULL, 10, 1, 20);
     kn_rec_t *r3 = mkrec("a3", NULL, 10, 1, 70);
     r3->expire_us = 90; /* a retried record may expire before the others */
@@ -224,16 +209,10 @@ START_TEST(deadline_is_minimum_and_take_returns_records) {
     kn_rec_t *r;
     while ((r = kn_rec_list_pop(&back)))
         kn_rec_free(r);
-    kn_agg_ctx_clear(&c);
 }
 END_TEST
 
 START_TEST(rebuild_after_removal) {
-    kn_agg_ctx_t c;
-    ck_assert_int_eq(kn_agg_ctx_init(&c, 1, 51200), KN_OK);
-    kn_aggregator_t a;
-    kn_aggregator_init(&a);
-    kn_krec_list_t out = {0};
     kn_rec_t *r[4];
     for (int i = 0; i < 4; i++) {
         char pk[16];
@@ -266,13 +245,13 @@ START_TEST(rebuild_after_removal) {
     ck_assert(!k->aggregated);
     ck_assert_int_eq(c.bytes, 0);
     free_krecs(&c, &out);
-    kn_agg_ctx_clear(&c);
 }
 END_TEST
 
 static Suite *suite(void) {
     Suite *s = suite_create("producer_aggregator");
     TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, fills_to_exact_limit);
     tcase_add_test(tc, single_record_is_plain);
     tcase_add_test(tc, large_record_keeps_order);

@@ -273,6 +273,14 @@ static int64_t run(int64_t t, int flushing) {
     return next;
 }
 
+/* start() and a shard map of `shards` equal shards at t = 0. */
+static void start_ready(kn_pipeline_conf_t c, int shards) {
+    start(c);
+    run(0, 0);
+    answer_list(0, shards);
+    run(0, 0);
+}
+
 /* Number of user records in entry j of request i. */
 static size_t user_count(kn_agg_decoder_t *d, size_t i, size_t j) {
     fentry_t *e = &reqs[i].e[j];
@@ -346,10 +354,7 @@ START_TEST(limits_500_entries_and_5_mib) {
     kn_pipeline_conf_t c = base_conf();
     c.aggregation_enabled = 0;
     c.rate_limit_percent = 100000; /* keep the limiter out of this test */
-    start(c);
-    run(0, 0);
-    answer_list(0, 4);
-    run(0, 0);
+    start_ready(c, 4);
     char pk[16];
     for (int i = 0; i < 1200; i++) {
         snprintf(pk, sizeof(pk), "k%d", i);
@@ -369,10 +374,7 @@ START_TEST(limits_500_entries_and_5_mib) {
 
     /* large records: each request stays within 5 MiB including keys */
     c.aggregation_enabled = 1;
-    start(c);
-    run(0, 0);
-    answer_list(0, 4);
-    run(0, 0);
+    start_ready(c, 4);
     for (int i = 0; i < 30; i++) {
         snprintf(pk, sizeof(pk), "big%d", i);
         put(pk, NULL, 1024 * 1024 - strlen(pk), 0, 30000); /* exactly 1 MiB with its key */
@@ -396,10 +398,7 @@ END_TEST
 START_TEST(aggregates_respect_max_bytes) {
     kn_pipeline_conf_t c = base_conf();
     c.rate_limit_percent = 100000;
-    start(c);
-    run(0, 0);
-    answer_list(0, 1);
-    run(0, 0);
+    start_ready(c, 1);
     for (int i = 0; i < 5000; i++)
         put("same-key", NULL, 100, 0, 30000);
     run(0, 1);
@@ -420,10 +419,7 @@ START_TEST(aggregates_respect_max_bytes) {
 END_TEST
 
 START_TEST(linger_and_flush) {
-    start(base_conf());
-    run(0, 0);
-    answer_list(0, 2);
-    run(0, 0);
+    start_ready(base_conf(), 2);
     put("k", NULL, 10, 1000 * MS, 30000);
     ck_assert_int_eq(run(1000 * MS, 0), 1100 * MS);
     ck_assert_int_eq(run(1099 * MS, 0), 1100 * MS);
@@ -484,10 +480,7 @@ END_TEST
 START_TEST(partial_failure_resends_only_failed) {
     kn_pipeline_conf_t c = base_conf();
     c.aggregation_enabled = 0;
-    start(c);
-    run(0, 0);
-    answer_list(0, 1);
-    run(0, 0);
+    start_ready(c, 1);
     kn_rec_t *r[3] = {put("a1", NULL, 10, 0, 30000), put("a2", NULL, 10, 0, 30000),
                       put("a3", NULL, 10, 0, 30000)};
     run(0, 1);
@@ -561,10 +554,7 @@ START_TEST(rate_limiter_per_shard) {
     kn_pipeline_conf_t c = base_conf();
     c.aggregation_enabled = 0;
     c.rate_limit_percent = 100; /* 1000 Kinesis records per second per shard */
-    start(c);
-    run(0, 0);
-    answer_list(0, 1);
-    run(0, 0);
+    start_ready(c, 1);
     for (int i = 0; i < 2500; i++)
         put("hot", NULL, 10, 0, 30000);
     int64_t next = run(0, 1);
@@ -601,10 +591,7 @@ START_TEST(strict_order_under_retries) {
     kn_pipeline_conf_t c = base_conf();
     c.strict = 1;
     c.aggregation_max_bytes = 200; /* small aggregates: many entries per shard */
-    start(c);
-    run(0, 0);
-    answer_list(0, 2);
-    run(0, 0);
+    start_ready(c, 2);
     const int N = 300;
     kn_rec_t *r[300];
     char pk[16];
@@ -674,10 +661,7 @@ START_TEST(strict_order_across_reshard) {
     kn_pipeline_conf_t c = base_conf();
     c.strict = 1;
     c.aggregation_enabled = 0; /* one record per entry: easy to follow */
-    start(c);
-    run(0, 0);
-    answer_list(0, 1);
-    run(0, 0);
+    start_ready(c, 1);
     /* three records of one key; the first is in flight when the shard splits */
     kn_rec_t *r[3];
     for (int i = 0; i < 3; i++)
@@ -721,10 +705,7 @@ START_TEST(inflight_limit) {
     c.aggregation_enabled = 0;
     c.max_inflight = 1;
     c.rate_limit_percent = 100000;
-    start(c);
-    run(0, 0);
-    answer_list(0, 1);
-    run(0, 0);
+    start_ready(c, 1);
     for (int i = 0; i < 1000; i++)
         put("k", NULL, 10, 0, 30000);
     run(0, 1);
@@ -741,10 +722,7 @@ START_TEST(inflight_limit) {
 END_TEST
 
 START_TEST(abort_with_requests_in_flight) {
-    start(base_conf());
-    run(0, 0);
-    answer_list(0, 1);
-    run(0, 0);
+    start_ready(base_conf(), 1);
     put("a", NULL, 10, 0, 30000);
     put("b", NULL, 10, 0, 30000);
     run(0, 1);
@@ -777,10 +755,7 @@ END_TEST
 
 START_TEST(send_refused_is_a_failed_request) {
     kn_pipeline_conf_t c = base_conf();
-    start(c);
-    run(0, 0);
-    answer_list(0, 1);
-    run(0, 0);
+    start_ready(c, 1);
     put("a", NULL, 10, 0, 30000);
     put_rc = KN_ERR_NO_CREDENTIALS;
     int64_t next = run(0, 1);
