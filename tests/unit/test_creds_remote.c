@@ -1064,7 +1064,11 @@ END_TEST
 
 /* ============================================ signed calls carry the token */
 
-START_TEST(signed_call_carries_security_token) {
+/*
+ * A Kinesis client whose endpoint is the fake's token-checking front and whose
+ * only credential source is the fake's container endpoint. Returns its conf.
+ */
+static kn_conf_t *kinesis_client_on_fake(kn_service_client_t *cl) {
     char url[256];
     snprintf(url, sizeof(url), "%s/container/creds", kn_fake_creds_url(fake));
     setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
@@ -1072,11 +1076,17 @@ START_TEST(signed_call_carries_security_token) {
     ck_assert_int_eq(kn_conf_set(conf, "region", "us-east-1", NULL, 0), KN_OK);
     ck_assert_int_eq(kn_conf_set(conf, "kinesis.endpoint.url", kn_fake_creds_url(fake), NULL, 0),
                      KN_OK);
+    kn_error_t *err = NULL;
+    kn_err_t rc = kn_service_client_init(cl, conf, "kinesis", "Kinesis_20131202.",
+                                         "application/x-amz-json-1.1", NULL, NULL, &err);
+    ck_assert_msg(rc == KN_OK, "%s", kn_error_message(err));
+    return conf;
+}
+
+START_TEST(signed_call_carries_security_token) {
     kn_service_client_t cl;
     kn_error_t *err = NULL;
-    ck_assert_int_eq(kn_service_client_init(&cl, conf, "kinesis", "Kinesis_20131202.",
-                                            "application/x-amz-json-1.1", NULL, NULL, &err),
-                     KN_OK);
+    kn_conf_t *conf = kinesis_client_on_fake(&cl);
     cJSON *result = NULL;
     kn_err_t rc = kn_service_call(cl.svc, "ListStreams", NULL, NULL, &result, &err);
     ck_assert_msg(rc == KN_OK, "%s", kn_error_message(err));
@@ -1143,19 +1153,10 @@ static void slow_done(void *opaque, cJSON *result, const kn_error_t *err) {
 }
 
 START_TEST(io_thread_never_fetches) {
-    char url[256];
-    snprintf(url, sizeof(url), "%s/container/creds", kn_fake_creds_url(fake));
-    setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
     kn_fake_creds_control(fake, "{\"lifetime_s\": 2}");
-    kn_conf_t *conf = kn_conf_new();
-    ck_assert_int_eq(kn_conf_set(conf, "region", "us-east-1", NULL, 0), KN_OK);
-    ck_assert_int_eq(kn_conf_set(conf, "kinesis.endpoint.url", kn_fake_creds_url(fake), NULL, 0),
-                     KN_OK);
     kn_service_client_t cl;
     kn_error_t *err = NULL;
-    ck_assert_int_eq(kn_service_client_init(&cl, conf, "kinesis", "Kinesis_20131202.",
-                                            "application/x-amz-json-1.1", NULL, NULL, &err),
-                     KN_OK);
+    kn_conf_t *conf = kinesis_client_on_fake(&cl);
     /* the first call fetches on this thread; then the agent goes down for a while */
     ck_assert_int_eq(kn_service_call(cl.svc, "ListStreams", NULL, NULL, NULL, &err), KN_OK);
     kn_fake_creds_control(fake, "{\"fail\": {\"container\": [500, 500, 500, 500, 500, 500, 500, "
