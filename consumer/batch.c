@@ -5,6 +5,8 @@
 
 #include "agg.h"
 #include "batch.h"
+#include "hashkey.h"
+#include "md5.h"
 
 #define NO_OFFSET SIZE_MAX
 
@@ -19,6 +21,14 @@ struct kn_batch_builder_s {
     size_t *key_slots; /* per aggregate: arena offset of each partition-key table entry */
     size_t nslots;
     size_t malformed;
+    /* the shard's hash range, when known */
+    int has_range;
+    kn_u128_t range_lo, range_hi;
+    kn_md5_t *md5;        /* hash keys of partition keys; created with the range */
+    uint8_t *pk_checked;  /* per partition-key table entry: its hash key is in range */
+    size_t pk_checked_cap;
+    kn_batch_drop_t *drops; /* aggregates the last build dropped */
+    size_t ndrops, drops_cap;
 };
 
 kn_batch_builder_t *kn_batch_builder_new(void) {
@@ -39,11 +49,40 @@ void kn_batch_builder_destroy(kn_batch_builder_t *b) {
     free(b->ehk_off);
     free(b->arena);
     free(b->key_slots);
+    kn_md5_destroy(b->md5);
+    free(b->pk_checked);
+    free(b->drops);
     free(b);
 }
 
 size_t kn_batch_builder_malformed(const kn_batch_builder_t *b) {
     return b ? b->malformed : 0;
+}
+
+size_t kn_batch_builder_drops(const kn_batch_builder_t *b, const kn_batch_drop_t **drops) {
+    if (drops)
+        *drops = b ? b->drops : NULL;
+    return b ? b->ndrops : 0;
+}
+
+kn_err_t kn_batch_builder_set_hash_range(kn_batch_builder_t *b, const char *start,
+                                         const char *end) {
+    if (!b)
+        return KN_ERR_INVALID_ARG;
+    if (!start || !end) {
+        b->has_range = 0;
+        return KN_OK;
+    }
+    kn_u128_t lo, hi;
+    if (kn_u128_parse_decimal(start, strlen(start), &lo) ||
+        kn_u128_parse_decimal(end, strlen(end), &hi) || kn_u128_cmp(lo, hi) > 0)
+        return KN_ERR_INVALID_ARG;
+    if (!b->md5 && !(b->md5 = kn_md5_new()))
+        return KN_ERR_NOMEM;
+    b->range_lo = lo;
+    b->range_hi = hi;
+    b->has_range = 1;
+    return KN_OK;
 }
 
 static kn_err_t grow(void **p, size_t *cap, size_t need, size_t elem) {
@@ -108,6 +147,67 @@ static void plain(kn_user_record_t *u, const kn_record_t *r) {
     u->aggregated = 0;
 }
 
+/*
+ * An explicit hash key inside an aggregate, read as the KCL reads it (Java's
+ * BigInteger): leading zeros allowed. Anything that is not a decimal of at most
+ * 2^128-1 cannot lie in a shard's range.
+ */
+static int parse_ehk(const char *s, size_t len, kn_u128_t *out) {
+    while (len > 1 && s[0] == '0') {
+        s++;
+        len--;
+    }
+    return kn_u128_parse_decimal(s, len, out) == KN_OK;
+}
+
+/*
+ * The KCL's rule: *in is set when every user record's hash key lies in the
+ * shard's range. One MD5 per distinct partition key (records share table
+ * entries), one parse per run of records with the same explicit hash key.
+ */
+static kn_err_t aggregate_in_range(kn_batch_builder_t *b, const kn_agg_record_t *ar,
+                                   size_t nar, int *in) {
+    size_t nkeys = kn_agg_decoder_partition_key_count(b->dec);
+    kn_err_t rc = grow((void **)&b->pk_checked, &b->pk_checked_cap, nkeys, 1);
+    if (rc)
+        return rc;
+    if (nkeys)
+        memset(b->pk_checked, 0, nkeys);
+    const char *last_ehk = NULL; /* the last explicit hash key found in range */
+    *in = 0;
+    for (size_t i = 0; i < nar; i++) {
+        const kn_agg_record_t *a = &ar[i];
+        kn_u128_t h;
+        if (a->explicit_hash_key) {
+            if (a->explicit_hash_key == last_ehk)
+                continue;
+            if (!parse_ehk(a->explicit_hash_key, a->explicit_hash_key_len, &h))
+                return KN_OK;
+        } else {
+            if (b->pk_checked[a->partition_key_index])
+                continue;
+            if ((rc = kn_hashkey_from_partition_key_md5(b->md5, a->partition_key,
+                                                        a->partition_key_len, &h)))
+                return rc;
+        }
+        if (kn_u128_cmp(h, b->range_lo) < 0 || kn_u128_cmp(h, b->range_hi) > 0)
+            return KN_OK;
+        if (a->explicit_hash_key)
+            last_ehk = a->explicit_hash_key;
+        else
+            b->pk_checked[a->partition_key_index] = 1;
+    }
+    *in = 1;
+    return KN_OK;
+}
+
+static kn_err_t note_drop(kn_batch_builder_t *b, const kn_record_t *r, size_t nar) {
+    kn_err_t rc = grow((void **)&b->drops, &b->drops_cap, b->ndrops + 1, sizeof(*b->drops));
+    if (!rc)
+        b->drops[b->ndrops++] = (kn_batch_drop_t){r->sequence_number, nar};
+    return rc;
+}
+
 /* Appends the user records of one decoded aggregate after index `*k`. */
 static kn_err_t add_aggregate(kn_batch_builder_t *b, const kn_record_t *r,
                               const kn_agg_record_t *ar, size_t nar, int64_t min_sub,
@@ -157,6 +257,7 @@ kn_err_t kn_batch_build(kn_batch_builder_t *b, const kn_record_t *recs, size_t n
     *out = NULL;
     *count = 0;
     b->alen = 0;
+    b->ndrops = 0;
     int filtering = after && after->kind == KN_ESN_NUMBER;
     size_t k = 0;
     kn_err_t rc = reserve(b, n);
@@ -182,7 +283,10 @@ kn_err_t kn_batch_build(kn_batch_builder_t *b, const kn_record_t *recs, size_t n
         if (kn_agg_is_aggregated(r->data, r->data_len)) {
             kn_err_t drc = kn_agg_decode(b->dec, r->data, r->data_len, &ar, &nar);
             if (drc == KN_OK) {
-                rc = add_aggregate(b, r, ar, nar, min_sub, &k);
+                int in = 1;
+                if (b->has_range && (rc = aggregate_in_range(b, ar, nar, &in)))
+                    break;
+                rc = in ? add_aggregate(b, r, ar, nar, min_sub, &k) : note_drop(b, r, nar);
                 continue;
             }
             if (drc == KN_ERR_NOMEM)

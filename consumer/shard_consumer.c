@@ -43,6 +43,16 @@ kn_shard_consumer_t *kn_shard_consumer_new(const kn_shard_env_t *env, const kn_l
         kn_shard_consumer_destroy(sc);
         return NULL;
     }
+    /* the KCL's hash-range rule for aggregates; leases of older tables carry no range */
+    kn_err_t rc = kn_batch_builder_set_hash_range(sc->bb, lease->starting_hash_key,
+                                                  lease->ending_hash_key);
+    if (rc == KN_ERR_INVALID_ARG)
+        KN_LOG_WARN(&sc->env.lg, LOG_FAC, "%s: unusable hash range in the lease, not checked",
+                    lease->key);
+    else if (rc) {
+        kn_shard_consumer_destroy(sc);
+        return NULL;
+    }
     return sc;
 }
 
@@ -221,6 +231,21 @@ static void note_children(kn_shard_consumer_t *sc, const kn_get_records_result_t
     free(info);
 }
 
+/* Counts and reports the aggregates the last build dropped for the hash range. */
+static void note_drops(kn_shard_consumer_t *sc) {
+    const kn_batch_drop_t *d;
+    size_t n = kn_batch_builder_drops(sc->bb, &d);
+    for (size_t i = 0; i < n; i++) {
+        atomic_fetch_add(&sc->env.counters->dropped_aggregates, 1);
+        atomic_fetch_add(&sc->env.counters->dropped_records, d[i].user_records);
+        KN_LOG_WARN(&sc->env.lg, LOG_FAC,
+                    "%s: KPL aggregate %s dropped whole (%zu user records): it holds a user "
+                    "record outside the shard's hash range, as a producer's copy sent to the "
+                    "wrong shard during a reshard does (the KCL drops it too)",
+                    key(sc), d[i].sequence_number, d[i].user_records);
+    }
+}
+
 static void deliver(kn_shard_consumer_t *sc, const kn_get_records_result_t *res) {
     const kn_user_record_t *recs;
     size_t n;
@@ -238,6 +263,7 @@ static void deliver(kn_shard_consumer_t *sc, const kn_get_records_result_t *res)
         KN_LOG_WARN(&sc->env.lg, LOG_FAC, "%s: malformed KPL aggregate delivered as a plain record",
                     key(sc));
     }
+    note_drops(sc);
     if (!n)
         return;
     kn_batch_t batch = {key(sc), recs, n, res->millis_behind_latest};

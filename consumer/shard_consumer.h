@@ -31,6 +31,9 @@ typedef struct kn_shard_counters_s {
     atomic_uint_least64_t records;
     atomic_uint_least64_t batches;
     atomic_uint_least64_t malformed_aggregates;
+    /* aggregates holding a user record outside the shard's hash range, and their user records */
+    atomic_uint_least64_t dropped_aggregates;
+    atomic_uint_least64_t dropped_records;
 } kn_shard_counters_t;
 
 /** What every shard consumer of a worker shares (all borrowed). */

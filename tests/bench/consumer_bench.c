@@ -3,7 +3,9 @@
  *  1. user records per CPU-second from GetRecords reply text to the processor
  *     callback: JSON parse, base64, KPL deaggregation, batch building and
  *     delivery, for 100-byte user records in 50 KB aggregates (the KPL default
- *     maximum) and for plain 100-byte records;
+ *     maximum) and for plain 100-byte records; the aggregates' partition keys all
+ *     lie in the first shard of a 4-shard stream, whose hash range the batch
+ *     builder checks (the KCL's rule), and deaggregation is also timed without it;
  * and, when the local peers run (tests/peers/peers.sh), on kinesis-local + dynalite:
  *  2. DynamoDB calls per worker per minute at steady state (idle shards, and
  *     shards receiving records with a checkpoint per batch);
@@ -12,6 +14,8 @@
  *     records, for failover.time.ms 10000 (the default) and 3000.
  *
  * Usage: bench_consumer_bench [--quick]   (--quick: part 1 only)
+ *        bench_consumer_bench --reps N    (part 1's aggregated reply N times, untimed,
+ *                                          for valgrind --tool=callgrind)
  */
 #include <malloc.h>
 #include <pthread.h>
@@ -26,6 +30,7 @@
 #include "agg.h"
 #include "base64.h"
 #include "batch.h"
+#include "hashkey.h"
 #include "kinesis_json.h"
 #include "kn_consumer_test.h"
 #include "kn_test.h"
@@ -35,6 +40,9 @@
 #define AGGS_PER_REPLY 100
 #define PLAIN_PER_REPLY 10000
 #define MIN_SECONDS 1.0
+/* the first shard of a 4-shard stream: hash keys [0, 2^126 - 1] */
+#define SHARD_START "0"
+#define SHARD_END "85070591730234615865843651857942052863"
 
 static double cpu_s(void) {
     struct timespec ts;
@@ -94,11 +102,18 @@ static char *make_reply(int aggregated, size_t *users) {
     } else {
         kn_agg_builder_t *b = kn_agg_builder_new();
         uint8_t *agg = malloc(AGG_MAX);
+        kn_u128_t end;
+        kn_u128_parse_decimal(SHARD_END, strlen(SHARD_END), &end);
+        int key = 0;
         for (int a = 0; a < AGGS_PER_REPLY; a++) {
             kn_agg_builder_reset(b);
             for (int i = 0;; i++) {
                 char pk[32];
-                snprintf(pk, sizeof(pk), "partition-%d-%d", a, i);
+                kn_u128_t h;
+                do { /* keys of the shard, as a producer aggregates them */
+                    snprintf(pk, sizeof(pk), "partition-%d", key++);
+                    kn_hashkey_from_partition_key(pk, strlen(pk), &h);
+                } while (kn_u128_cmp(h, end) > 0);
                 data[0] = (uint8_t)i;
                 if (kn_agg_builder_add(b, pk, strlen(pk), NULL, 0, data, sizeof(data), AGG_MAX))
                     break;
@@ -123,59 +138,115 @@ static void deliver(const kn_batch_t *batch) {
     sink += s;
 }
 
+/* The three stages of the whole path; the times (when not NULL) are added up. */
+static __attribute__((noinline)) void reply_to_processor(const char *reply, size_t reply_len,
+                                                         kn_batch_builder_t *bb, size_t users,
+                                                         double *json, double *typed) {
+    kn_esn_t after = kn_esn_sentinel(KN_ESN_TRIM_HORIZON);
+    double s0 = json ? cpu_s() : 0;
+    cJSON *j = cJSON_ParseWithLength(reply, reply_len);
+    double s1 = json ? cpu_s() : 0;
+    kn_get_records_result_t *r = NULL;
+    if (kn_kj_parse_get_records(j, &r, NULL) != KN_OK)
+        abort();
+    cJSON_Delete(j);
+    double s2 = json ? cpu_s() : 0;
+    if (json) {
+        *json += s1 - s0;
+        *typed += s2 - s1;
+    }
+    const kn_user_record_t *u;
+    size_t n;
+    kn_esn_t last;
+    if (kn_batch_build(bb, r->records, r->record_count, &after, &u, &n, &last) || n != users)
+        abort();
+    kn_batch_t batch = {"shardId-000000000000", u, n, 0};
+    deliver(&batch);
+    kn_get_records_result_destroy(r);
+}
+
+/* Deaggregation and delivery of a parsed reply. */
+static __attribute__((noinline)) void deaggregate(const kn_get_records_result_t *r,
+                                                  kn_batch_builder_t *bb) {
+    kn_esn_t after = kn_esn_sentinel(KN_ESN_TRIM_HORIZON);
+    const kn_user_record_t *u;
+    size_t n;
+    kn_batch_build(bb, r->records, r->record_count, &after, &u, &n, NULL);
+    kn_batch_t batch = {"shardId-000000000000", u, n, 0};
+    deliver(&batch);
+}
+
+static kn_get_records_result_t *parsed(const char *reply, size_t reply_len) {
+    cJSON *j = cJSON_ParseWithLength(reply, reply_len);
+    kn_get_records_result_t *r = NULL;
+    kn_kj_parse_get_records(j, &r, NULL);
+    cJSON_Delete(j);
+    return r;
+}
+
+/*
+ * --reps N: exactly N whole-path runs of the aggregated reply (hash range
+ * checked), then N deaggregations without the check, and no timing: for
+ * counting instructions with valgrind --tool=callgrind, which repeats exactly
+ * on a busy machine.
+ */
+static void count_delivery(int reps) {
+    size_t users;
+    char *reply = make_reply(1, &users);
+    size_t reply_len = strlen(reply);
+    kn_batch_builder_t *bb = kn_batch_builder_new();
+    if (kn_batch_builder_set_hash_range(bb, SHARD_START, SHARD_END))
+        abort();
+    for (int i = 0; i < reps; i++)
+        reply_to_processor(reply, reply_len, bb, users, NULL, NULL);
+    kn_get_records_result_t *r = parsed(reply, reply_len);
+    kn_batch_builder_set_hash_range(bb, NULL, NULL);
+    for (int i = 0; i < reps; i++)
+        deaggregate(r, bb);
+    kn_get_records_result_destroy(r);
+    printf("%d runs of a %zu-byte reply holding %zu user records\n", reps, reply_len, users);
+    kn_batch_builder_destroy(bb);
+    free(reply);
+}
+
 static void bench_delivery(int aggregated) {
     size_t users;
     char *reply = make_reply(aggregated, &users);
     size_t reply_len = strlen(reply);
     kn_batch_builder_t *bb = kn_batch_builder_new();
-    kn_esn_t after = kn_esn_sentinel(KN_ESN_TRIM_HORIZON);
-    double full = 0, build = 0, json = 0, typed = 0;
-    size_t reps = 0, built_reps = 0;
+    if (kn_batch_builder_set_hash_range(bb, SHARD_START, SHARD_END))
+        abort();
+    double full = 0, build = 0, build_nr = 0, json = 0, typed = 0;
+    size_t reps = 0, built_reps = 0, built_nr_reps = 0;
     /* whole path: reply text -> processor, timing its three stages */
     double t0 = cpu_s();
     do {
-        double s0 = cpu_s();
-        cJSON *j = cJSON_ParseWithLength(reply, reply_len);
-        double s1 = cpu_s();
-        kn_get_records_result_t *r = NULL;
-        if (kn_kj_parse_get_records(j, &r, NULL) != KN_OK)
-            abort();
-        cJSON_Delete(j);
-        double s2 = cpu_s();
-        json += s1 - s0;
-        typed += s2 - s1;
-        const kn_user_record_t *u;
-        size_t n;
-        kn_esn_t last;
-        if (kn_batch_build(bb, r->records, r->record_count, &after, &u, &n, &last) || n != users)
-            abort();
-        kn_batch_t batch = {"shardId-000000000000", u, n, 0};
-        deliver(&batch);
-        kn_get_records_result_destroy(r);
+        reply_to_processor(reply, reply_len, bb, users, &json, &typed);
         reps++;
     } while ((full = cpu_s() - t0) < MIN_SECONDS);
-    /* deaggregation and delivery only */
-    cJSON *j = cJSON_ParseWithLength(reply, reply_len);
-    kn_get_records_result_t *r = NULL;
-    kn_kj_parse_get_records(j, &r, NULL);
-    cJSON_Delete(j);
+    /* deaggregation and delivery only, with and without the hash-range check */
+    kn_get_records_result_t *r = parsed(reply, reply_len);
     t0 = cpu_s();
     do {
-        const kn_user_record_t *u;
-        size_t n;
-        kn_batch_build(bb, r->records, r->record_count, &after, &u, &n, NULL);
-        kn_batch_t batch = {"shardId-000000000000", u, n, 0};
-        deliver(&batch);
+        deaggregate(r, bb);
         built_reps++;
     } while ((build = cpu_s() - t0) < MIN_SECONDS);
+    kn_batch_builder_set_hash_range(bb, NULL, NULL);
+    t0 = cpu_s();
+    do {
+        deaggregate(r, bb);
+        built_nr_reps++;
+    } while ((build_nr = cpu_s() - t0) < MIN_SECONDS);
     kn_get_records_result_destroy(r);
     printf("%-44s %10.0f user records/CPU-s\n"
            "    %.1f MB reply of %zu user records: %.1f ms CPU each = JSON parse %.1f + typed "
-           "parse/base64 %.1f + deaggregation/delivery %.1f; the last alone: %.0f/CPU-s\n",
+           "parse/base64 %.1f + deaggregation/delivery %.1f; the last alone: %.0f/CPU-s "
+           "(%.1f ms), without the hash-range check %.0f/CPU-s (%.1f ms)\n",
            aggregated ? "GetRecords reply -> processor, KPL 50 KB" : "GetRecords reply -> processor, plain",
            (double)(reps * users) / full, (double)reply_len / 1e6, users, 1e3 * full / reps,
            1e3 * json / reps, 1e3 * typed / reps, 1e3 * (full - json - typed) / reps,
-           (double)(built_reps * users) / build);
+           (double)(built_reps * users) / build, 1e3 * build / built_reps,
+           (double)(built_nr_reps * users) / build_nr, 1e3 * build_nr / built_nr_reps);
     kn_batch_builder_destroy(bb);
     free(reply);
 }
@@ -355,6 +426,10 @@ static void bench_failover(kn_kinesis_t *k, int failover_ms) {
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "worker"))
         return kct_worker_main(argc, argv);
+    if (argc > 2 && !strcmp(argv[1], "--reps")) {
+        count_delivery(atoi(argv[2]));
+        return 0;
+    }
     int quick = argc > 1 && !strcmp(argv[1], "--quick");
     bench_delivery(1);
     bench_delivery(0);

@@ -7,17 +7,22 @@
  *  - kinesalite (validates request sizes and counts like AWS): records from
  *    tiny to the 1 MiB limit, aggregated and not, never get a request rejected.
  *  - kinesis-local resharded (2 -> 4 shards) while producing: a KCL-style reader
- *    still gets every record exactly once.
+ *    still gets every record exactly once, and so does this SDK's consumer, which
+ *    drops the same wrong-shard aggregates (the KCL's hash-range rule).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agg.h"
 #include "hashkey.h"
+#include "kinesis/consumer.h"
 #include "kinesis/kinesis.h"
 #include "kinesis/producer.h"
+#include "kn_consumer_test.h"
 #include "kn_test.h"
 
 #define N_RECORDS 100000
@@ -316,6 +321,70 @@ START_TEST(kinesalite_never_rejects) {
 }
 END_TEST
 
+/* ---- reading back with this SDK's consumer ---- */
+
+typedef struct {
+    atomic_int *found; /* deliveries per record id */
+    atomic_int ids_seen;
+    atomic_int drop_lines; /* "dropped whole" warnings logged */
+} consumed_t;
+
+static void cons_records(void *opaque, void *state, const kn_batch_t *b, kn_checkpointer_t *cp) {
+    (void)state;
+    consumed_t *c = opaque;
+    for (size_t i = 0; i < b->count; i++)
+        if (atomic_fetch_add(&c->found[data_id(b->records[i].data, b->records[i].data_len)], 1) == 0)
+            atomic_fetch_add(&c->ids_seen, 1);
+    kn_checkpoint(cp);
+}
+
+static void cons_log(void *opaque, kn_log_level_t level, const char *facility, const char *msg) {
+    (void)level;
+    (void)facility;
+    if (strstr(msg, "dropped whole"))
+        atomic_fetch_add(&((consumed_t *)opaque)->drop_lines, 1);
+}
+
+static void *cons_run(void *arg) {
+    kn_consumer_run(arg);
+    return NULL;
+}
+
+/*
+ * Reads the resharded stream with one worker until every child shard is
+ * caught up: each record exactly once, and exactly the aggregates the test's
+ * KCL-style reader dropped are dropped (one warning each).
+ */
+static void consume_exactly_once(const char *stream, int n, size_t expect_dropped) {
+    consumed_t c = {calloc((size_t)n, sizeof(atomic_int)), 0, 0};
+    kn_conf_t *conf = kct_conf(stream, stream, "w-reshard", 3000);
+    kn_conf_set_log_fn(conf, cons_log, &c);
+    const kn_processor_t proc = {NULL, cons_records, NULL, NULL, NULL};
+    char err[256];
+    kn_consumer_t *w = kn_consumer_new(conf, &proc, &c, err, sizeof(err));
+    ck_assert_msg(w != NULL, "%s", err);
+    kn_conf_destroy(conf);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, cons_run, w), 0);
+    kn_consumer_stats_t st = {0};
+    for (int64_t end = kct_now_ms() + 120000; kct_now_ms() < end; usleep(200000)) {
+        kn_consumer_get_stats(w, &st);
+        /* the 4 children are held and read to their tips only after both parents ended */
+        if (atomic_load(&c.ids_seen) == n && st.leases_held == 4 && st.shards_caught_up == 4)
+            break;
+    }
+    kn_consumer_shutdown(w);
+    pthread_join(th, NULL);
+    kn_consumer_destroy(w);
+    fprintf(stderr, "consumer: %d of %d records, %d aggregates dropped\n",
+            atomic_load(&c.ids_seen), n, atomic_load(&c.drop_lines));
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(atomic_load(&c.found[i]) == 1, "consumer: record %d delivered %d times", i,
+                      atomic_load(&c.found[i]));
+    ck_assert_int_eq(atomic_load(&c.drop_lines), (int)expect_dropped);
+    free(c.found);
+}
+
 static int *rs_found;
 static void count_resharded(const char *shard, kn_u128_t lo, kn_u128_t hi, const char *seq,
                             int64_t sub, int aggregated, const uint8_t *data, size_t len,
@@ -376,6 +445,7 @@ START_TEST(kinesis_local_reshard_while_producing) {
     for (int i = 0; i < n; i++)
         ck_assert_msg(rs_found[i] == 1, "record %d read %d times", i, rs_found[i]);
     free(rs_found);
+    consume_exactly_once(stream, n, kcl_dropped);
     kn_error_t *e = NULL;
     kn_kinesis_delete_stream(k, stream, 1, &e);
     kn_error_destroy(e);

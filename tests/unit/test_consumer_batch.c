@@ -4,6 +4,7 @@
 
 #include "agg.h"
 #include "batch.h"
+#include "hashkey.h"
 #include "kn_test.h"
 
 typedef struct {
@@ -210,6 +211,267 @@ START_TEST(large_batch) {
 }
 END_TEST
 
+/* ---- the KCL's hash-range rule ---- */
+
+/* An aggregate of user records "v0".."v{n-1}" with these partition keys and EHKs (NULL: none). */
+static void make_keyed_agg(blob_t *out, const char *const *pks, const char *const *ehks, int n) {
+    kn_agg_builder_t *b = kn_agg_builder_new();
+    for (int i = 0; i < n; i++) {
+        char data[16];
+        snprintf(data, sizeof(data), "v%d", i);
+        const char *ehk = ehks ? ehks[i] : NULL;
+        ck_assert_int_eq(kn_agg_builder_add(b, pks[i], strlen(pks[i]), ehk, ehk ? strlen(ehk) : 0,
+                                            data, strlen(data), SIZE_MAX),
+                         KN_OK);
+    }
+    ck_assert_int_eq(kn_agg_builder_finish(b, out->buf, sizeof(out->buf), &out->len), KN_OK);
+    kn_agg_builder_destroy(b);
+}
+
+static kn_u128_t pk_hash(const char *pk) {
+    kn_u128_t h;
+    ck_assert_int_eq(kn_hashkey_from_partition_key(pk, strlen(pk), &h), KN_OK);
+    return h;
+}
+
+static kn_u128_t add(kn_u128_t v, int d) {
+    if (d > 0) {
+        v.lo += 1;
+        v.hi += v.lo == 0;
+    } else {
+        v.hi -= v.lo == 0;
+        v.lo -= 1;
+    }
+    return v;
+}
+
+/* Sets [lo, hi] given as integers. */
+static void set_range(kn_batch_builder_t *b, kn_u128_t lo, kn_u128_t hi) {
+    char s[KN_U128_DEC_MAX + 1], e[KN_U128_DEC_MAX + 1];
+    ck_assert_uint_gt(kn_u128_to_decimal(lo, s, sizeof(s)), 0);
+    ck_assert_uint_gt(kn_u128_to_decimal(hi, e, sizeof(e)), 0);
+    ck_assert_int_eq(kn_batch_builder_set_hash_range(b, s, e), KN_OK);
+}
+
+/* Three keys and the range that just holds their hash keys; keys[2] has the highest. */
+typedef struct {
+    const char *keys[3];
+    kn_u128_t lo, hi;
+} keyset_t;
+
+static keyset_t keyset(void) {
+    keyset_t k = {{"a", "partitionKey-1", "abc"}, {0, 0}, {0, 0}};
+    kn_u128_t h[3] = {pk_hash(k.keys[0]), pk_hash(k.keys[1]), pk_hash(k.keys[2])};
+    /* the test relies on this order of the three MD5s */
+    ck_assert_int_lt(kn_u128_cmp(h[0], h[1]), 0);
+    ck_assert_int_lt(kn_u128_cmp(h[1], h[2]), 0);
+    k.lo = h[0];
+    k.hi = h[2];
+    return k;
+}
+
+/* Every key within [start, end] (both bounds inclusive): the whole aggregate is delivered. */
+START_TEST(range_all_keys_inside) {
+    keyset_t ks = keyset();
+    blob_t agg;
+    make_keyed_agg(&agg, ks.keys, NULL, 3);
+    kn_record_t r[1] = {rec("100", agg.buf, agg.len, "a")};
+    kn_batch_builder_t *b = kn_batch_builder_new();
+    set_range(b, ks.lo, ks.hi);
+    const kn_user_record_t *u;
+    size_t n;
+    const kn_batch_drop_t *d;
+    ck_assert_int_eq(kn_batch_build(b, r, 1, NULL, &u, &n, NULL), KN_OK);
+    ck_assert_int_eq(n, 3);
+    for (int i = 0; i < 3; i++)
+        ck_assert_str_eq(u[i].partition_key, ks.keys[i]);
+    ck_assert_uint_eq(kn_batch_builder_drops(b, &d), 0);
+    kn_batch_builder_destroy(b);
+}
+END_TEST
+
+/*
+ * One partition key past either end drops every user record of the aggregate,
+ * also those before it; plain records around it are delivered.
+ */
+START_TEST(range_one_key_outside_drops_aggregate) {
+    keyset_t ks = keyset();
+    blob_t agg;
+    make_keyed_agg(&agg, ks.keys, NULL, 3);
+    kn_record_t r[3] = {rec("100", "x", 1, "px"), rec("200", agg.buf, agg.len, "a"),
+                        rec("300", "y", 1, "py")};
+    kn_batch_builder_t *b = kn_batch_builder_new();
+    const kn_user_record_t *u;
+    size_t n;
+    kn_esn_t last;
+    const kn_batch_drop_t *d;
+    const kn_u128_t ranges[2][2] = {{ks.lo, add(ks.hi, -1)}, {add(ks.lo, 1), ks.hi}};
+    for (int t = 0; t < 2; t++) {
+        set_range(b, ranges[t][0], ranges[t][1]);
+        ck_assert_int_eq(kn_batch_build(b, r, 3, NULL, &u, &n, &last), KN_OK);
+        ck_assert_int_eq(n, 2);
+        check_user(&u[0], "100", 0, "x");
+        check_user(&u[1], "300", 0, "y");
+        ck_assert_uint_eq(kn_batch_builder_drops(b, &d), 1);
+        ck_assert_str_eq(d[0].sequence_number, "200");
+        ck_assert_uint_eq(d[0].user_records, 3);
+    }
+    /* the dropped aggregate last: the batch ends at the last delivered record */
+    ck_assert_int_eq(kn_batch_build(b, r, 2, NULL, &u, &n, &last), KN_OK);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(kn_esn_str(&last), "100");
+    /* nothing but the dropped aggregate: an empty batch */
+    ck_assert_int_eq(kn_batch_build(b, r + 1, 1, NULL, &u, &n, &last), KN_OK);
+    ck_assert_int_eq(n, 0);
+    ck_assert_uint_eq(kn_batch_builder_drops(b, &d), 1);
+    /* each build reports its own drops */
+    ck_assert_int_eq(kn_batch_build(b, r, 1, NULL, &u, &n, &last), KN_OK);
+    ck_assert_uint_eq(kn_batch_builder_drops(b, &d), 0);
+    ck_assert_int_eq(kn_batch_builder_malformed(b), 0);
+    kn_batch_builder_destroy(b);
+}
+END_TEST
+
+/* The explicit hash key, not the partition key, decides for records that have one. */
+START_TEST(range_explicit_hash_keys) {
+    keyset_t ks = keyset();
+    char inside[KN_U128_DEC_MAX + 1], outside[KN_U128_DEC_MAX + 1], padded[KN_U128_DEC_MAX + 4];
+    kn_u128_to_decimal(add(ks.lo, 1), inside, sizeof(inside));
+    kn_u128_to_decimal(add(ks.hi, 1), outside, sizeof(outside));
+    snprintf(padded, sizeof(padded), "00%s", inside); /* as Java's BigInteger reads it */
+    /* "abc" hashes inside, but its EHK is outside */
+    const char *pks[3] = {"a", "abc", "a"};
+    const char *ehk_out[3] = {NULL, outside, NULL};
+    /* "zzz" hashes above the range; its EHK is inside */
+    ck_assert_int_gt(kn_u128_cmp(pk_hash("zzz"), ks.hi), 0);
+    const char *pks_in[3] = {"a", "zzz", "zzz"};
+    const char *ehk_in[3] = {NULL, inside, padded};
+    const char *ehk_bad[3] = {NULL, inside, "12x"};
+    blob_t out_agg, in_agg, bad_agg;
+    make_keyed_agg(&out_agg, pks, ehk_out, 3);
+    make_keyed_agg(&in_agg, pks_in, ehk_in, 3);
+    make_keyed_agg(&bad_agg, pks_in, ehk_bad, 3);
+    kn_record_t r[3] = {rec("100", out_agg.buf, out_agg.len, "a"),
+                        rec("200", in_agg.buf, in_agg.len, "a"),
+                        rec("300", bad_agg.buf, bad_agg.len, "a")};
+    kn_batch_builder_t *b = kn_batch_builder_new();
+    set_range(b, ks.lo, ks.hi);
+    const kn_user_record_t *u;
+    size_t n;
+    const kn_batch_drop_t *d;
+    ck_assert_int_eq(kn_batch_build(b, r, 3, NULL, &u, &n, NULL), KN_OK);
+    ck_assert_int_eq(n, 3);
+    for (int i = 0; i < 3; i++)
+        ck_assert_str_eq(u[i].sequence_number, "200");
+    ck_assert_str_eq(u[1].explicit_hash_key, inside);
+    ck_assert_uint_eq(kn_batch_builder_drops(b, &d), 2);
+    ck_assert_str_eq(d[0].sequence_number, "100");
+    ck_assert_str_eq(d[1].sequence_number, "300"); /* not a decimal: cannot be in the range */
+    kn_batch_builder_destroy(b);
+}
+END_TEST
+
+/* Plain records and aggregates that do not decode are never dropped. */
+START_TEST(range_plain_records_never_dropped) {
+    keyset_t ks = keyset();
+    blob_t agg;
+    make_keyed_agg(&agg, ks.keys, NULL, 3);
+    agg.buf[agg.len - 1] ^= 0xff; /* MD5 mismatch: a plain record */
+    kn_record_t r[2] = {rec("100", "x", 1, "outside-the-range"), rec("200", agg.buf, agg.len, "a")};
+    kn_batch_builder_t *b = kn_batch_builder_new();
+    /* a range holding no key at all: [h(abc)+1, h(abc)+1] */
+    set_range(b, add(ks.hi, 1), add(ks.hi, 1));
+    const kn_user_record_t *u;
+    size_t n;
+    ck_assert_int_eq(kn_batch_build(b, r, 2, NULL, &u, &n, NULL), KN_OK);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(u[0].partition_key, "outside-the-range");
+    ck_assert_int_eq(u[1].aggregated, 0);
+    ck_assert_ptr_eq(u[1].data, agg.buf);
+    ck_assert_uint_eq(kn_batch_builder_drops(b, NULL), 0);
+    ck_assert_int_eq(kn_batch_builder_malformed(b), 1);
+    kn_batch_builder_destroy(b);
+}
+END_TEST
+
+/* Without a range (leases of older tables) nothing is checked; bad ranges are refused. */
+START_TEST(range_absent_or_invalid) {
+    keyset_t ks = keyset();
+    blob_t agg;
+    make_keyed_agg(&agg, ks.keys, NULL, 3);
+    kn_record_t r[1] = {rec("100", agg.buf, agg.len, "a")};
+    kn_batch_builder_t *b = kn_batch_builder_new();
+    const kn_user_record_t *u;
+    size_t n;
+    set_range(b, add(ks.hi, 1), add(ks.hi, 1));
+    ck_assert_int_eq(kn_batch_build(b, r, 1, NULL, &u, &n, NULL), KN_OK);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(kn_batch_builder_set_hash_range(b, NULL, "5"), KN_OK);
+    ck_assert_int_eq(kn_batch_build(b, r, 1, NULL, &u, &n, NULL), KN_OK);
+    ck_assert_int_eq(n, 3);
+    ck_assert_uint_eq(kn_batch_builder_drops(b, NULL), 0);
+    /* refused, and the previous setting (none) stays */
+    ck_assert_int_eq(kn_batch_builder_set_hash_range(b, "5", "4"), KN_ERR_INVALID_ARG);
+    ck_assert_int_eq(kn_batch_builder_set_hash_range(b, "-1", "4"), KN_ERR_INVALID_ARG);
+    ck_assert_int_eq(kn_batch_builder_set_hash_range(b, "0", "340282366920938463463374607431768211456"),
+                     KN_ERR_INVALID_ARG);
+    ck_assert_int_eq(kn_batch_builder_set_hash_range(NULL, "0", "1"), KN_ERR_INVALID_ARG);
+    ck_assert_int_eq(kn_batch_build(b, r, 1, NULL, &u, &n, NULL), KN_OK);
+    ck_assert_int_eq(n, 3);
+    /* the full range of a one-shard stream holds everything */
+    ck_assert_int_eq(kn_batch_builder_set_hash_range(b, "0", "340282366920938463463374607431768211455"),
+                     KN_OK);
+    ck_assert_int_eq(kn_batch_build(b, r, 1, NULL, &u, &n, NULL), KN_OK);
+    ck_assert_int_eq(n, 3);
+    kn_batch_builder_destroy(b);
+    ck_assert_uint_eq(kn_batch_builder_drops(NULL, NULL), 0);
+}
+END_TEST
+
+/* Restarting inside aggregates: the rule looks at every user record, the checkpoint at what follows it. */
+START_TEST(range_with_checkpoint_restart) {
+    keyset_t ks = keyset();
+    const char *out_keys[3] = {"a", "abc", "a"};
+    blob_t in_agg, out_agg;
+    make_keyed_agg(&in_agg, ks.keys, NULL, 3);
+    make_keyed_agg(&out_agg, out_keys, NULL, 3);
+    kn_record_t r[3] = {rec("200", in_agg.buf, in_agg.len, "a"),
+                        rec("300", out_agg.buf, out_agg.len, "a"), rec("400", "y", 1, "py")};
+    kn_batch_builder_t *b = kn_batch_builder_new();
+    set_range(b, ks.lo, add(ks.hi, -1)); /* "abc" is outside */
+    const kn_user_record_t *u;
+    size_t n;
+    kn_esn_t after, last;
+    const kn_batch_drop_t *d;
+    /* restart after subsequence 0 of 200: "abc" (subsequence 2) is still checked */
+    kn_esn_parse("200", 0, &after);
+    ck_assert_int_eq(kn_batch_build(b, r, 3, &after, &u, &n, &last), KN_OK);
+    ck_assert_int_eq(n, 1);
+    check_user(&u[0], "400", 0, "y");
+    ck_assert_uint_eq(kn_batch_builder_drops(b, &d), 2);
+    /* restart after subsequence 1 of 300: its out-of-range record, already covered, still counts */
+    kn_esn_t in_300;
+    kn_esn_parse("300", 1, &in_300);
+    ck_assert_int_eq(kn_batch_build(b, r, 3, &in_300, &u, &n, &last), KN_OK);
+    ck_assert_int_eq(n, 1);
+    check_user(&u[0], "400", 0, "y");
+    ck_assert_uint_eq(kn_batch_builder_drops(b, &d), 1);
+    ck_assert_str_eq(d[0].sequence_number, "300");
+    /* everything in range: the checkpoint filtering is unchanged */
+    set_range(b, ks.lo, ks.hi);
+    ck_assert_int_eq(kn_batch_build(b, r, 3, &after, &u, &n, &last), KN_OK);
+    ck_assert_int_eq(n, 6);
+    check_user(&u[0], "200", 1, "v1");
+    check_user(&u[2], "300", 0, "v0");
+    ck_assert_int_eq(kn_batch_build(b, r, 3, &in_300, &u, &n, &last), KN_OK);
+    ck_assert_int_eq(n, 2);
+    check_user(&u[0], "300", 2, "v2");
+    ck_assert_str_eq(kn_esn_str(&last), "400");
+    ck_assert_int_eq(last.subseq, 0);
+    kn_batch_builder_destroy(b);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("consumer_batch");
     TCase *tc = tcase_create("batch");
@@ -220,6 +482,14 @@ static Suite *suite(void) {
     tcase_add_test(tc, bad_input);
     tcase_add_test(tc, large_batch);
     suite_add_tcase(s, tc);
+    TCase *range = tcase_create("hash_range");
+    tcase_add_test(range, range_all_keys_inside);
+    tcase_add_test(range, range_one_key_outside_drops_aggregate);
+    tcase_add_test(range, range_explicit_hash_keys);
+    tcase_add_test(range, range_plain_records_never_dropped);
+    tcase_add_test(range, range_absent_or_invalid);
+    tcase_add_test(range, range_with_checkpoint_restart);
+    suite_add_tcase(s, range);
     return s;
 }
 

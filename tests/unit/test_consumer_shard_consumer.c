@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agg.h"
+#include "base64.h"
 #include "checkpointer.h"
+#include "hashkey.h"
 #include "kinesis_json.h"
 #include "kn_fake_lease_store.h"
 #include "kn_test.h"
@@ -141,7 +144,16 @@ typedef struct {
     kn_lease_t taken;
     uint64_t token;
     int acquired;
+    char warnings[1024]; /* log lines at WARN and above */
 } rig_t;
+
+static void rig_log(void *opaque, kn_log_level_t level, const char *facility, const char *msg) {
+    (void)level;
+    (void)facility;
+    rig_t *r = opaque;
+    size_t used = strlen(r->warnings);
+    snprintf(r->warnings + used, sizeof(r->warnings) - used, "%s\n", msg);
+}
 
 static int64_t rig_clock(void *opaque) {
     return ((rig_t *)opaque)->now;
@@ -206,7 +218,7 @@ static void rig_take(rig_t *r) {
     env.poll_ms = 250;
     env.shard_end_retry_ms = 900;
     env.counters = &r->counters;
-    env.lg.level = KN_LOG_ERROR;
+    env.lg = (kn_logger_t){rig_log, r, KN_LOG_WARN};
     r->sc = kn_shard_consumer_new(&env, &r->taken, r->token);
     ck_assert_ptr_nonnull(r->sc);
 }
@@ -440,6 +452,59 @@ START_TEST(child_waits_for_parent) {
 }
 END_TEST
 
+/* Appends a GetRecords record holding a KPL aggregate of these partition keys to *p. */
+static void append_agg_record(char **p, const char *end, const char *seq, const char *const *pks,
+                              int n) {
+    kn_agg_builder_t *b = kn_agg_builder_new();
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(kn_agg_builder_add(b, pks[i], strlen(pks[i]), NULL, 0, pks[i],
+                                            strlen(pks[i]), SIZE_MAX),
+                         KN_OK);
+    uint8_t agg[512];
+    size_t len;
+    ck_assert_int_eq(kn_agg_builder_finish(b, agg, sizeof(agg), &len), KN_OK);
+    kn_agg_builder_destroy(b);
+    char b64[1024];
+    ck_assert_int_eq(kn_base64_encode(agg, len, b64, sizeof(b64), NULL), KN_OK);
+    int w = snprintf(*p, (size_t)(end - *p), "%s{\"SequenceNumber\":\"%s\",\"Data\":\"%s\","
+                     "\"PartitionKey\":\"a\"}", (*p)[-1] == '[' ? "" : ",", seq, b64);
+    ck_assert_int_lt(w, end - *p);
+    *p += w;
+}
+
+/* The lease's hash range reaches deaggregation: an aggregate holding a key outside it is dropped. */
+START_TEST(drops_aggregates_outside_the_lease_range) {
+    static const char *const inside[] = {"a", "a"}, *const mixed[] = {"a", "b", "a"};
+    static char reply[2048];
+    char *p = reply + sprintf(reply, "{\"Records\":[");
+    append_agg_record(&p, reply + sizeof(reply), "100", inside, 2);
+    append_agg_record(&p, reply + sizeof(reply), "101", mixed, 3);
+    snprintf(p, (size_t)(reply + sizeof(reply) - p),
+             "],\"NextShardIterator\":\"it2\",\"MillisBehindLatest\":0}");
+    const char *const replies[] = {reply};
+    rig_t r;
+    rig_init(&r, replies, 1);
+    /* the shard holds exactly the hash key of "a" */
+    kn_u128_t h;
+    char dec[KN_U128_DEC_MAX + 1];
+    ck_assert_int_eq(kn_hashkey_from_partition_key("a", 1, &h), KN_OK);
+    kn_u128_to_decimal(h, dec, sizeof(dec));
+    kn_lease_t l = mk("s1", NULL, "TRIM_HORIZON", NULL);
+    kn_lease_set_str(&l.starting_hash_key, dec);
+    kn_lease_set_str(&l.ending_hash_key, dec);
+    kn_fake_store_put(r.fs, &l);
+    kn_lease_clear(&l);
+    rig_take(&r);
+    ck_assert_int_eq(run(&r, 3), -1);
+    ck_assert_str_eq(r.rec.log, "init batch 100=a 100=a ");
+    ck_assert_int_eq(atomic_load(&r.counters.records), 2);
+    ck_assert_int_eq(atomic_load(&r.counters.dropped_aggregates), 1);
+    ck_assert_int_eq(atomic_load(&r.counters.dropped_records), 3);
+    ck_assert_ptr_nonnull(strstr(r.warnings, "s1: KPL aggregate 101 dropped whole (3 user records)"));
+    rig_free(&r);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("consumer_shard_consumer");
     TCase *tc = tcase_create("shard_consumer");
@@ -452,6 +517,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, shutdown_checkpoints_and_releases);
     tcase_add_test(tc, shard_ended_repeated_until_checkpointed);
     tcase_add_test(tc, child_waits_for_parent);
+    tcase_add_test(tc, drops_aggregates_outside_the_lease_range);
     suite_add_tcase(s, tc);
     return s;
 }
