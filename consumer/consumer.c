@@ -617,10 +617,11 @@ static kn_err_t start_fanout(kn_consumer_t *c) {
     }
     kn_fanout_conf_t fc = {conf->stream_name, arn, (size_t)conf->fanout_max_queued_events,
                            (size_t)conf->fanout_max_queued_bytes, 0, &c->kinesis_calls};
-    c->fanout = kn_fanout_new(c->kinesis, &fc, &c->lg);
-    KN_LOG_INFO(&c->lg, LOG_FAC, "enhanced fan-out as stream consumer %s", arn);
+    c->fanout = kn_fanout_new(conf, c->kinesis, c->creds, &fc, &c->lg, &e);
+    if (c->fanout)
+        KN_LOG_INFO(&c->lg, LOG_FAC, "enhanced fan-out as stream consumer %s", arn);
     free(arn);
-    return c->fanout ? KN_OK : fail(c, KN_ERR_NOMEM, NULL, "starting fan-out");
+    return c->fanout ? KN_OK : fail(c, kn_error_code(e), e, "starting fan-out");
 }
 
 static kn_err_t start(kn_consumer_t *c) {

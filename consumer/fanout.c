@@ -11,7 +11,9 @@
 #define POLL_WITHOUT_WAKE_MS 20
 
 struct kn_fanout_s {
-    kn_kinesis_t *k;
+    kn_kinesis_t *k;     /* borrowed: unary calls */
+    kn_http_t *http;     /* owned: the subscriptions' transport */
+    kn_kinesis_t *sk;    /* owned: the client subscribing over it */
     char *stream;
     char *consumer_arn;
     kn_fo_limits_t lim;
@@ -51,13 +53,23 @@ static void count_call(kn_fanout_t *fo) {
 
 /* ---- the shared context ---- */
 
-kn_fanout_t *kn_fanout_new(kn_kinesis_t *k, const kn_fanout_conf_t *fc, const kn_logger_t *lg) {
-    if (!k || !fc || !fc->stream || !fc->consumer_arn || !fc->max_queued_events ||
-        !fc->max_queued_bytes || fc->watchdog_ms < 0)
+kn_fanout_t *kn_fanout_new(const kn_conf_t *conf, kn_kinesis_t *k, kn_creds_t *creds,
+                           const kn_fanout_conf_t *fc, const kn_logger_t *lg, kn_error_t **err) {
+    if (!conf || !k || !fc || !fc->stream || !fc->consumer_arn || !fc->max_queued_events ||
+        !fc->max_queued_bytes || fc->watchdog_ms < 0) {
+        if (err)
+            *err = kn_error_new(KN_ERR_INVALID_ARG, "kn_fanout_new: bad arguments");
         return NULL;
+    }
     kn_fanout_t *fo = calloc(1, sizeof(*fo));
-    if (!fo)
+    kn_conf_t *sc = kn_conf_dup(conf);
+    if (!fo || !sc) {
+        free(fo);
+        kn_conf_destroy(sc);
+        if (err)
+            *err = kn_error_new(KN_ERR_NOMEM, "out of memory");
         return NULL;
+    }
     fo->k = k;
     fo->lim.max_events = fc->max_queued_events;
     fo->lim.max_bytes = fc->max_queued_bytes;
@@ -69,8 +81,17 @@ kn_fanout_t *kn_fanout_new(kn_kinesis_t *k, const kn_fanout_conf_t *fc, const kn
     kn_rng_seed_random(&fo->rng);
     fo->stream = strdup(fc->stream);
     fo->consumer_arn = strdup(fc->consumer_arn);
-    if (!fo->stream || !fo->consumer_arn) {
+    sc->max_connections = KN_FANOUT_MAX_CONNECTIONS;
+    kn_error_t *e = NULL;
+    if ((fo->http = kn_http_new(sc, &e)))
+        fo->sk = kn_kinesis_new_shared(sc, fo->http, creds, &e);
+    kn_conf_destroy(sc);
+    if (!fo->stream || !fo->consumer_arn || !fo->sk) {
         kn_fanout_destroy(fo);
+        if (err)
+            *err = e ? e : kn_error_new(KN_ERR_NOMEM, "out of memory");
+        else
+            kn_error_destroy(e);
         return NULL;
     }
     return fo;
@@ -79,6 +100,8 @@ kn_fanout_t *kn_fanout_new(kn_kinesis_t *k, const kn_fanout_conf_t *fc, const kn
 void kn_fanout_destroy(kn_fanout_t *fo) {
     if (!fo)
         return;
+    kn_kinesis_destroy(fo->sk);
+    kn_http_destroy(fo->http);
     kn_shard_list_destroy(fo->shards);
     free(fo->stream);
     free(fo->consumer_arn);
@@ -153,7 +176,7 @@ static void subscribe(sub_t *s, const kn_position_t *pos, int64_t now) {
                : pos->type == KN_POSITION_AT_SEQUENCE_NUMBER  ? "at "
                                                               : "from a sentinel",
                pos->sequence_number ? pos->sequence_number : "");
-    if (kn_kinesis_subscribe_to_shard(fo->k, fo->consumer_arn, s->shard_id, pos, &cbs,
+    if (kn_kinesis_subscribe_to_shard(fo->sk, fo->consumer_arn, s->shard_id, pos, &cbs,
                                       &s->stream, &e) != KN_OK) {
         s->stream = NULL;
         kn_fo_stream_closed(s->core, e, now); /* queued as an error, with backoff */

@@ -39,6 +39,13 @@
 #define KN_FANOUT_SHARD_CHECK_MS 5000
 /** Longest a fetch with nothing to do sleeps before looking again (the wake usually comes first). */
 #define KN_FANOUT_IDLE_RECHECK_MS 5000
+/**
+ * Connections of the subscriptions' own transport. Over TLS they multiplex (100
+ * streams per connection); over plain http each subscription needs a connection of
+ * its own (libcurl before 8.0, see http.h), so this also caps the shards one worker
+ * can subscribe to over h2c.
+ */
+#define KN_FANOUT_MAX_CONNECTIONS 256
 
 typedef struct kn_fanout_conf_s {
     const char *stream;           /* name or ARN */
@@ -52,9 +59,20 @@ typedef struct kn_fanout_conf_s {
 /** What the shards of one worker share: client, consumer ARN, limits, the shard listing. */
 typedef struct kn_fanout_s kn_fanout_t;
 
-/** A fan-out context over client `k` (borrowed). NULL on bad arguments or out of memory. */
-kn_fanout_t *kn_fanout_new(kn_kinesis_t *k, const kn_fanout_conf_t *fc, const kn_logger_t *lg);
-/** Frees the context; every retriever made from it must be destroyed. Accepts NULL. */
+/**
+ * A fan-out context. Subscriptions run on a transport of their own made from
+ * `conf` (endpoint, region, TLS settings) with KN_FANOUT_MAX_CONNECTIONS
+ * connections, so streams that stay open for minutes never hold the connections
+ * client `k` (borrowed: the ListShards and GetRecords calls of the shard-end
+ * check) needs. `creds` (borrowed; NULL: a chain from conf) signs them. NULL with
+ * *err (if err is not NULL) on bad arguments or failure.
+ */
+kn_fanout_t *kn_fanout_new(const kn_conf_t *conf, kn_kinesis_t *k, kn_creds_t *creds,
+                           const kn_fanout_conf_t *fc, const kn_logger_t *lg, kn_error_t **err);
+/**
+ * Frees the context and its transport; every retriever made from it must be
+ * destroyed first. Not on the transport's I/O thread. Accepts NULL.
+ */
 void kn_fanout_destroy(kn_fanout_t *fo);
 
 /** Asks the shard's pool step to run soon. Called on the I/O thread; must not block long. */

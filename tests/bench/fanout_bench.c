@@ -34,6 +34,7 @@
 #define LATENCY_RECORDS 300
 #define LATENCY_GAP_US 50000
 #define MEMORY_SHARDS 40
+#define PAUSED_MB 4 /* put in 100 KB records */
 
 static double cpu_s(void) {
     struct timespec ts;
@@ -240,19 +241,14 @@ static size_t rss_bytes(void) {
     return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
 }
 
-static kn_kinesis_t *client_for(int tls) {
+static kn_conf_t *conf_for(int tls) {
     kn_conf_t *conf = kn_conf_new();
-    char err[512];
     kn_conf_set(conf, "log.level", "error", NULL, 0);
     if (tls) {
         kn_conf_set(conf, "kinesis.endpoint.url", kn_test_kinesis_tls_endpoint(), NULL, 0);
         kn_conf_set(conf, "tls.ca.file", getenv("KN_TEST_CA_FILE"), NULL, 0);
     }
-    kn_kinesis_t *k = kn_kinesis_new(conf, err, sizeof(err));
-    kn_conf_destroy(conf);
-    if (!k)
-        printf("client: %s\n", err);
-    return k;
+    return conf;
 }
 
 /* Fetches r until `events` events arrived (or 60 s). */
@@ -275,17 +271,22 @@ static void bench_memory_mode(kn_kinesis_t *pk, int tls) {
     char stream[64];
     kn_test_unique_name("fo-mem", stream, sizeof(stream));
     kct_create_stream(pk, stream, MEMORY_SHARDS);
-    kn_kinesis_t *k = client_for(tls);
+    kn_conf_t *conf = conf_for(tls);
+    char err[512];
+    kn_kinesis_t *k = kn_kinesis_new(conf, err, sizeof(err));
     char *arn = NULL;
     kn_error_t *e = NULL;
-    if (!k || kn_fanout_register(k, stream, "mem", 60000, NULL, NULL, &arn, &e)) {
-        printf("memory: cannot register: %s\n", e ? kn_error_message(e) : "?");
+    kn_fanout_t *fo = NULL;
+    kn_fanout_conf_t fc = {stream, NULL, 1, 1 << 20, 0, NULL};
+    if (!k || kn_fanout_register(k, stream, "mem", 60000, NULL, NULL, &arn, &e) ||
+        !(fc.consumer_arn = arn) || !(fo = kn_fanout_new(conf, k, NULL, &fc, NULL, &e))) {
+        printf("memory: cannot start: %s\n", e ? kn_error_message(e) : err);
         kn_error_destroy(e);
         kn_kinesis_destroy(k);
+        kn_conf_destroy(conf);
+        free(arn);
         return;
     }
-    kn_fanout_conf_t fc = {stream, arn, 1, 1 << 20, 0, NULL};
-    kn_fanout_t *fo = kn_fanout_new(k, &fc, NULL);
     kn_retriever_t *r[MEMORY_SHARDS];
     /* a first subscription warms the transport (TLS context, connection) */
     char shard[32];
@@ -297,7 +298,11 @@ static void bench_memory_mode(kn_kinesis_t *pk, int tls) {
     for (int i = 1; i < MEMORY_SHARDS; i++) {
         snprintf(shard, sizeof(shard), "shardId-%012d", i);
         r[i] = kn_fanout_retriever_new(fo, &start, NULL, NULL);
-        fetch_events(r[i], 0); /* subscribes */
+        kn_fetch_t f; /* the first fetch subscribes */
+        if (r[i]->fetch(r[i], &f, &e) == KN_OK)
+            kn_get_records_result_destroy(f.result);
+        kn_error_destroy(e);
+        e = NULL;
     }
     for (int i = 1; i < MEMORY_SHARDS; i++)
         fetch_events(r[i], 1);
@@ -306,12 +311,12 @@ static void bench_memory_mode(kn_kinesis_t *pk, int tls) {
            tls ? "TLS" : "h2c", (double)(heap1 - heap0) / 1024 / (MEMORY_SHARDS - 1),
            (double)((ssize_t)rss1 - (ssize_t)rss0) / 1024 / (MEMORY_SHARDS - 1), MEMORY_SHARDS);
 
-    /* shard 0's processor stops (queue bound: 1 event) while 8 MB arrive for it */
+    /* shard 0's processor stops (queue bound: 1 event) while PAUSED_MB arrive for it */
     fetch_events(r[0], 2);
     size_t heap2 = heap_bytes();
     static char big[100 * 1024];
     memset(big, 'x', sizeof(big));
-    for (int i = 0; i < 80; i++) {
+    for (int i = 0; i < PAUSED_MB * 10; i++) {
         kn_put_entry_t ent = {big, sizeof(big), "k", "0"};
         kn_put_records_result_t *res = NULL;
         kn_kinesis_put_records(pk, stream, &ent, 1, &res, &e);
@@ -323,15 +328,31 @@ static void bench_memory_mode(kn_kinesis_t *pk, int tls) {
     kn_fo_stats_t st;
     kn_fanout_retriever_stats(r[0], &st);
     size_t heap3 = heap_bytes();
-    printf("%-4s paused subscription while 8.0 MB arrived for it: heap +%.2f MB, queue %zu "
+    printf("%-4s paused subscription while %d MB arrived for it: heap +%.2f MB, queue %zu "
            "event(s) / %.2f MB, paused %d\n",
-           tls ? "TLS" : "h2c", (double)((ssize_t)heap3 - (ssize_t)heap2) / 1e6,
+           tls ? "TLS" : "h2c", PAUSED_MB, (double)((ssize_t)heap3 - (ssize_t)heap2) / 1e6,
            st.queued_events, (double)st.queued_bytes / 1e6, st.paused);
+    /* the processor is back: the data held back by flow control arrives */
+    int64_t t0 = kct_now_ms();
+    size_t got = 0;
+    while (got < PAUSED_MB * 10 && kct_now_ms() - t0 < 60000) {
+        kn_fetch_t f;
+        if (r[0]->fetch(r[0], &f, &e) == KN_OK && f.result) {
+            got += f.result->record_count;
+            kn_get_records_result_destroy(f.result);
+        }
+        kn_error_destroy(e);
+        e = NULL;
+        usleep(10000);
+    }
+    printf("%-4s resumed: %zu records of 100 KB received %lld ms later\n", tls ? "TLS" : "h2c",
+           got, (long long)(kct_now_ms() - t0));
     for (int i = 0; i < MEMORY_SHARDS; i++)
         r[i]->destroy(r[i]);
     kn_fanout_destroy(fo);
     free(arn);
     kn_kinesis_destroy(k);
+    kn_conf_destroy(conf);
     kct_delete_stream(pk, stream);
 }
 

@@ -27,7 +27,8 @@
 #define HANG_MS 90000
 #define MAX_HASH "340282366920938463463374607431768211455"
 
-static kn_kinesis_t *client(int tls) {
+/* A configuration for kinesis-local, over TLS with the test CA when `tls`. */
+static kn_conf_t *conf_for(int tls) {
     kn_conf_t *conf = kn_conf_new();
     char err[512];
     kn_conf_set(conf, "log.level", "warn", NULL, 0);
@@ -38,10 +39,21 @@ static kn_kinesis_t *client(int tls) {
                                      err, sizeof(err)), KN_OK);
         ck_assert_int_eq(kn_conf_set(conf, "tls.ca.file", ca, err, sizeof(err)), KN_OK);
     }
+    return conf;
+}
+
+static kn_kinesis_t *client(const kn_conf_t *conf) {
+    char err[512];
     kn_kinesis_t *k = kn_kinesis_new(conf, err, sizeof(err));
-    kn_conf_destroy(conf);
     ck_assert_msg(k != NULL, "client: %s", err);
     return k;
+}
+
+static kn_fanout_t *fanout(const kn_conf_t *conf, kn_kinesis_t *k, const kn_fanout_conf_t *fc) {
+    kn_error_t *e = NULL;
+    kn_fanout_t *fo = kn_fanout_new(conf, k, NULL, fc, NULL, &e);
+    ck_assert_msg(fo != NULL, "kn_fanout_new: %s", e ? kn_error_message(e) : "?");
+    return fo;
 }
 
 static char *register_consumer(kn_kinesis_t *k, const char *stream, const char *name) {
@@ -203,7 +215,8 @@ static void exception_frames(int tls) {
     kn_test_require_peers();
     char stream[64];
     kn_test_unique_name(tls ? "fo-exc-tls" : "fo-exc", stream, sizeof(stream));
-    kn_kinesis_t *k = client(tls);
+    kn_conf_t *conf = conf_for(tls);
+    kn_kinesis_t *k = client(conf);
     kct_create_stream(k, stream, 1);
     char *arn = register_consumer(k, stream, "exc");
 
@@ -214,7 +227,7 @@ static void exception_frames(int tls) {
     snprintf(bogus, sizeof(bogus), "%.*s/consumer/nobody:%s", (int)(tail - arn), arn,
              tail + strlen("/consumer/exc:"));
     kn_fanout_conf_t fc = {stream, bogus, 10, 1 << 20, 0, NULL};
-    kn_fanout_t *fo = kn_fanout_new(k, &fc, NULL);
+    kn_fanout_t *fo = fanout(conf, k, &fc);
     drv_t d = {.r = retriever(fo, stream, "shardId-000000000000")};
     ck_assert_int_eq(until_error(&d), KN_ERR_RESOURCE_NOT_FOUND);
     ck_assert_str_eq(d.last_type, "ResourceNotFoundException");
@@ -223,7 +236,7 @@ static void exception_frames(int tls) {
 
     /* a second subscription for the same (consumer, shard) while the first is live */
     fc.consumer_arn = arn;
-    fo = kn_fanout_new(k, &fc, NULL);
+    fo = fanout(conf, k, &fc);
     put_to(k, stream, NULL, "x", 0, 3);
     drv_t a = {.r = retriever(fo, stream, "shardId-000000000000")};
     until_records(&a, 3);
@@ -247,6 +260,7 @@ static void exception_frames(int tls) {
     free(arn);
     kct_delete_stream(k, stream);
     kn_kinesis_destroy(k);
+    kn_conf_destroy(conf);
 }
 
 START_TEST(exception_frames_h2c) {
@@ -304,13 +318,14 @@ static void slow_shard(int tls) {
     kn_test_require_peers();
     char stream[64];
     kn_test_unique_name(tls ? "fo-bp-tls" : "fo-bp", stream, sizeof(stream));
-    kn_kinesis_t *k = client(tls);
+    kn_conf_t *conf = conf_for(tls);
+    kn_kinesis_t *k = client(conf);
     kn_kinesis_t *pk = kct_kinesis(); /* the putter's own client */
     kct_create_stream(k, stream, 2);
     char *arn = register_consumer(k, stream, "bp");
     /* two events (or 64 KiB) per shard before its stream pauses */
     kn_fanout_conf_t fc = {stream, arn, 2, 64 * 1024, 0, NULL};
-    kn_fanout_t *fo = kn_fanout_new(k, &fc, NULL);
+    kn_fanout_t *fo = fanout(conf, k, &fc);
     drv_t slow = {.r = retriever(fo, stream, "shardId-000000000000"), .shard = "slow"};
     drv_t fast = {.r = retriever(fo, stream, "shardId-000000000001"), .shard = "fast"};
     step(&slow); /* subscribes; then its processor "hangs" */
@@ -366,6 +381,7 @@ static void slow_shard(int tls) {
     kct_delete_stream(k, stream);
     kn_kinesis_destroy(pk);
     kn_kinesis_destroy(k);
+    kn_conf_destroy(conf);
 }
 
 START_TEST(slow_shard_never_stalls_others_h2c) {
