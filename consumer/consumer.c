@@ -621,7 +621,7 @@ static kn_err_t start_fanout(kn_consumer_t *c) {
     if (c->fanout)
         KN_LOG_INFO(&c->lg, LOG_FAC, "enhanced fan-out as stream consumer %s", arn);
     free(arn);
-    return c->fanout ? KN_OK : fail(c, kn_error_code(e), e, "starting fan-out");
+    return c->fanout ? KN_OK : fail(c, e ? kn_error_code(e) : KN_ERR_NOMEM, e, "starting fan-out");
 }
 
 static kn_err_t start(kn_consumer_t *c) {
