@@ -56,6 +56,35 @@ static kn_fanout_t *fanout(const kn_conf_t *conf, kn_kinesis_t *k, const kn_fano
     return fo;
 }
 
+/* A fresh stream on kinesis-local with a registered stream consumer. */
+typedef struct {
+    char stream[64];
+    kn_conf_t *conf;
+    kn_kinesis_t *k;
+    char *arn;
+} fixture_t;
+
+static char *register_consumer(kn_kinesis_t *k, const char *stream, const char *name);
+
+static void fixture_open(fixture_t *fx, int tls, const char *prefix, int shards,
+                         const char *consumer) {
+    kn_test_require_peers();
+    char name[32];
+    snprintf(name, sizeof(name), "%s%s", prefix, tls ? "-tls" : "");
+    kn_test_unique_name(name, fx->stream, sizeof(fx->stream));
+    fx->conf = conf_for(tls);
+    fx->k = client(fx->conf);
+    kct_create_stream(fx->k, fx->stream, shards);
+    fx->arn = register_consumer(fx->k, fx->stream, consumer);
+}
+
+static void fixture_close(fixture_t *fx) {
+    free(fx->arn);
+    kct_delete_stream(fx->k, fx->stream);
+    kn_kinesis_destroy(fx->k);
+    kn_conf_destroy(fx->conf);
+}
+
 static char *register_consumer(kn_kinesis_t *k, const char *stream, const char *name) {
     char *arn = NULL;
     kn_error_t *e = NULL;
@@ -212,35 +241,30 @@ static void put_to(kn_kinesis_t *k, const char *stream, const char *ehk, const c
 }
 
 static void exception_frames(int tls) {
-    kn_test_require_peers();
-    char stream[64];
-    kn_test_unique_name(tls ? "fo-exc-tls" : "fo-exc", stream, sizeof(stream));
-    kn_conf_t *conf = conf_for(tls);
-    kn_kinesis_t *k = client(conf);
-    kct_create_stream(k, stream, 1);
-    char *arn = register_consumer(k, stream, "exc");
+    fixture_t fx;
+    fixture_open(&fx, tls, "fo-exc", 1, "exc");
 
     /* an unknown consumer ARN: 200, then a ResourceNotFoundException frame */
     char bogus[512];
-    const char *tail = strstr(arn, "/consumer/exc:");
+    const char *tail = strstr(fx.arn, "/consumer/exc:");
     ck_assert_ptr_nonnull(tail);
-    snprintf(bogus, sizeof(bogus), "%.*s/consumer/nobody:%s", (int)(tail - arn), arn,
+    snprintf(bogus, sizeof(bogus), "%.*s/consumer/nobody:%s", (int)(tail - fx.arn), fx.arn,
              tail + strlen("/consumer/exc:"));
-    kn_fanout_conf_t fc = {stream, bogus, 10, 1 << 20, 0, NULL};
-    kn_fanout_t *fo = fanout(conf, k, &fc);
-    drv_t d = {.r = retriever(fo, stream, "shardId-000000000000")};
+    kn_fanout_conf_t fc = {fx.stream, bogus, 10, 1 << 20, 0, NULL};
+    kn_fanout_t *fo = fanout(fx.conf, fx.k, &fc);
+    drv_t d = {.r = retriever(fo, fx.stream, "shardId-000000000000")};
     ck_assert_int_eq(until_error(&d), KN_ERR_RESOURCE_NOT_FOUND);
     ck_assert_str_eq(d.last_type, "ResourceNotFoundException");
     drv_free(&d);
     kn_fanout_destroy(fo);
 
     /* a second subscription for the same (consumer, shard) while the first is live */
-    fc.consumer_arn = arn;
-    fo = fanout(conf, k, &fc);
-    put_to(k, stream, NULL, "x", 0, 3);
-    drv_t a = {.r = retriever(fo, stream, "shardId-000000000000")};
+    fc.consumer_arn = fx.arn;
+    fo = fanout(fx.conf, fx.k, &fc);
+    put_to(fx.k, fx.stream, NULL, "x", 0, 3);
+    drv_t a = {.r = retriever(fo, fx.stream, "shardId-000000000000")};
     until_records(&a, 3);
-    drv_t b = {.r = retriever(fo, stream, "shardId-000000000000")};
+    drv_t b = {.r = retriever(fo, fx.stream, "shardId-000000000000")};
     ck_assert_int_eq(until_error(&b), KN_ERR_RESOURCE_IN_USE);
     ck_assert_str_eq(b.last_type, "ResourceInUseException");
     kn_fo_stats_t st;
@@ -248,7 +272,7 @@ static void exception_frames(int tls) {
     ck_assert_uint_ge(st.errors, 1);
     drv_free(&b);
     /* the first still delivers */
-    put_to(k, stream, NULL, "x", 3, 5);
+    put_to(fx.k, fx.stream, NULL, "x", 3, 5);
     until_records(&a, 5);
     for (size_t i = 0; i < a.n; i++) {
         char want[32];
@@ -257,10 +281,7 @@ static void exception_frames(int tls) {
     }
     drv_free(&a);
     kn_fanout_destroy(fo);
-    free(arn);
-    kct_delete_stream(k, stream);
-    kn_kinesis_destroy(k);
-    kn_conf_destroy(conf);
+    fixture_close(&fx);
 }
 
 START_TEST(exception_frames_h2c) {
@@ -315,17 +336,13 @@ static void check_exact(const drv_t *d, const char *prefix, int count) {
 }
 
 static void slow_shard(int tls) {
-    kn_test_require_peers();
-    char stream[64];
-    kn_test_unique_name(tls ? "fo-bp-tls" : "fo-bp", stream, sizeof(stream));
-    kn_conf_t *conf = conf_for(tls);
-    kn_kinesis_t *k = client(conf);
+    fixture_t fx;
+    fixture_open(&fx, tls, "fo-bp", 2, "bp");
+    const char *stream = fx.stream;
     kn_kinesis_t *pk = kct_kinesis(); /* the putter's own client */
-    kct_create_stream(k, stream, 2);
-    char *arn = register_consumer(k, stream, "bp");
     /* two events (or 64 KiB) per shard before its stream pauses */
-    kn_fanout_conf_t fc = {stream, arn, 2, 64 * 1024, 0, NULL};
-    kn_fanout_t *fo = fanout(conf, k, &fc);
+    kn_fanout_conf_t fc = {stream, fx.arn, 2, 64 * 1024, 0, NULL};
+    kn_fanout_t *fo = fanout(fx.conf, fx.k, &fc);
     drv_t slow = {.r = retriever(fo, stream, "shardId-000000000000"), .shard = "slow"};
     drv_t fast = {.r = retriever(fo, stream, "shardId-000000000001"), .shard = "fast"};
     step(&slow); /* subscribes; then its processor "hangs" */
@@ -377,11 +394,8 @@ static void slow_shard(int tls) {
     drv_free(&slow);
     drv_free(&fast);
     kn_fanout_destroy(fo);
-    free(arn);
-    kct_delete_stream(k, stream);
     kn_kinesis_destroy(pk);
-    kn_kinesis_destroy(k);
-    kn_conf_destroy(conf);
+    fixture_close(&fx);
 }
 
 START_TEST(slow_shard_never_stalls_others_h2c) {

@@ -8,17 +8,8 @@
 # the stream consumer is still registered afterwards (never deregistered).
 set -euo pipefail
 
-if [[ -z "${KN_TEST_KINESIS_ENDPOINT:-}" || -z "${KN_TEST_DYNAMODB_ENDPOINT:-}" ]]; then
-    echo "peers not running (eval \"\$(tests/peers/peers.sh start)\"): skipped" >&2
-    exit 77
-fi
-KCAT="$KN_BUILD_DIR/bin/kinesis-cat"
-PY=/usr/bin/python3 # Debian's python, where python3-boto3 is installed
-export AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=AKIDKINESISCATTEST AWS_SECRET_ACCESS_KEY=kinesis-cat-test-secret
-export AWS_ENDPOINT_URL_KINESIS="$KN_TEST_KINESIS_ENDPOINT"
-export AWS_ENDPOINT_URL_DYNAMODB="$KN_TEST_DYNAMODB_ENDPOINT"
-unset AWS_SESSION_TOKEN AWS_PROFILE
+# shellcheck source=../lib/kcat_test.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/kcat_test.sh"
 SHARDS=6
 DEADLINE_S=120 # only catches a hang
 
@@ -33,33 +24,6 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
-
-passed=0 failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
-
-# put STREAM FROM TO: records "line-FROM".."line-(TO-1)".
-put() {
-    "$PY" - "$@" <<'PYEOF'
-import os, sys, boto3
-stream, lo, hi = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-k = boto3.client("kinesis", endpoint_url=os.environ["AWS_ENDPOINT_URL_KINESIS"])
-recs = [{"Data": b"line-%d" % i, "PartitionKey": "key-%d" % i} for i in range(lo, hi)]
-while recs:
-    r = k.put_records(StreamName=stream, Records=recs[:100])
-    recs = [e for e, res in zip(recs[:100], r["Records"]) if "ErrorCode" in res] + recs[100:]
-PYEOF
-}
-
-# owners APP: the leaseOwner of every lease, "-" for none, one per line.
-owners() {
-    "$PY" - "$1" <<'PYEOF'
-import os, sys, boto3
-d = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
-for it in d.scan(TableName=sys.argv[1], ConsistentRead=True)["Items"]:
-    print(it.get("leaseOwner", {}).get("S", "-"))
-PYEOF
-}
 
 # consumers STREAM: "name status" of each registered stream consumer.
 consumers() {
@@ -87,10 +51,10 @@ wait_for() {
 has_all() { [[ $(distinct "$1") -ge $2 ]]; }
 owned_only_by() {
     local o
-    o=$(owners "$1" | sort -u | tr '\n' ' ')
+    o=$(kcat_owners "$1" | sort -u | tr '\n' ' ')
     [[ "$o" == "$2 " ]]
 }
-owner_count() { [[ $(owners "$1" | grep -v '^-$' | sort -u | grep -c .) -eq $2 ]]; }
+owner_count() { [[ $(kcat_owners "$1" | grep -v '^-$' | sort -u | grep -c .) -eq $2 ]]; }
 
 # scenario h2c|tls
 scenario() {
@@ -102,7 +66,7 @@ scenario() {
         args=(--endpoint-url "$KN_TEST_KINESIS_TLS_ENDPOINT" -X "tls.ca.file=$KN_TEST_CA_FILE")
     fi
     "$KCAT" --create "$stream" --shards "$SHARDS" >/dev/null
-    put "$stream" 0 200
+    kcat_put "$stream" 0 200
 
     local w wp=()
     for w in 0 1 2; do
@@ -114,16 +78,16 @@ scenario() {
     wait_for has_all "$d" 200 && ok "$mode: 3 workers printed all 200 records" ||
         bad "$mode: $(distinct "$d") of 200 records printed"
     wait_for owner_count "$app" 3 && ok "$mode: the 3 workers share the $SHARDS leases" ||
-        bad "$mode: owners $(owners "$app" | sort | uniq -c | tr '\n' ' ')"
+        bad "$mode: owners $(kcat_owners "$app" | sort | uniq -c | tr '\n' ' ')"
 
     # records keep coming while w2 is killed and w1 stopped
-    (for i in $(seq 200 10 590); do put "$stream" "$i" $((i + 10)); sleep 0.2; done) &
+    (for i in $(seq 200 10 590); do kcat_put "$stream" "$i" $((i + 10)); sleep 0.2; done) &
     local putter=$!
     sleep 2
     kill -9 "${wp[2]}"
     wait "${wp[2]}" 2>/dev/null || true
     wait_for owned_only_by "$app" "w0 w1" && ok "$mode: SIGKILLed w2's shards taken over" ||
-        bad "$mode: owners after SIGKILL: $(owners "$app" | tr '\n' ' ')"
+        bad "$mode: owners after SIGKILL: $(kcat_owners "$app" | tr '\n' ' ')"
     local t_term=$SECONDS
     kill -TERM "${wp[1]}"
     local rc=0
@@ -131,15 +95,15 @@ scenario() {
     [[ $rc -eq 0 ]] && ok "$mode: SIGTERM: w1 exits 0" || bad "$mode: w1 exit $rc: $(<"$d/err.1")"
     wait_for owned_only_by "$app" "w0" && ok "$mode: w1's leases released and taken by w0 " \
         "($((SECONDS - t_term)) s after SIGTERM)" ||
-        bad "$mode: owners after SIGTERM: $(owners "$app" | tr '\n' ' ')"
+        bad "$mode: owners after SIGTERM: $(kcat_owners "$app" | tr '\n' ' ')"
     wait "$putter"
     wait_for has_all "$d" 600 && ok "$mode: all 600 records printed across the handovers" ||
         bad "$mode: $(distinct "$d") of 600 records printed"
     kill -TERM "${wp[0]}"
     rc=0
     wait "${wp[0]}" || rc=$?
-    [[ $rc -eq 0 && $(owners "$app" | sort -u) == "-" ]] && ok "$mode: w0 released everything" ||
-        bad "$mode: w0 exit $rc, owners $(owners "$app" | tr '\n' ' ')"
+    [[ $rc -eq 0 && $(kcat_owners "$app" | sort -u) == "-" ]] && ok "$mode: w0 released everything" ||
+        bad "$mode: w0 exit $rc, owners $(kcat_owners "$app" | tr '\n' ' ')"
 
     # printed twice: only what the killed w2 printed after its last checkpoint
     local dups bad_dups graceful_dups

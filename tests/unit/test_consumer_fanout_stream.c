@@ -61,6 +61,16 @@ static void add_exception(buf_t *out, const char *type, const char *message) {
     add_msg(out, "exception", KN_ES_HDR_EXCEPTION_TYPE, type, json);
 }
 
+/* Events SEQ(1) then SEQ(2), one record each; returns where the second begins. */
+static size_t two_events(buf_t *b) {
+    const char *seqs[] = {SEQ(1), SEQ(2)};
+    b->len = 0;
+    add_event(b, seqs, 1, SEQ(1), 0, NULL);
+    size_t second = b->len;
+    add_event(b, seqs + 1, 1, SEQ(2), 0, NULL);
+    return second;
+}
+
 static const kn_fo_limits_t LIM = {4, 1 << 20, 30000};
 
 static kn_fo_stream_t *new_at(const char *checkpoint, const kn_fo_limits_t *lim) {
@@ -351,16 +361,13 @@ START_TEST(backoff_policy) {
 END_TEST
 
 START_TEST(corrupt_frames) {
-    const char *seqs[] = {SEQ(1), SEQ(2)};
     /* a flipped payload byte: message CRC; a flipped length: prelude CRC; both abort the
      * subscription after the good events before them were queued */
     for (int which = 0; which < 3; which++) {
         kn_fo_stream_t *s = new_at("TRIM_HORIZON", NULL);
         subscribe(s, 0, NULL);
-        buf_t b = {.len = 0};
-        add_event(&b, seqs, 1, SEQ(1), 0, NULL);
-        size_t second = b.len;
-        add_event(&b, seqs + 1, 1, SEQ(2), 0, NULL);
+        buf_t b;
+        size_t second = two_events(&b);
         if (which == 0)
             b.b[b.len - 10] ^= 0x20;
         else if (which == 1)
@@ -394,13 +401,10 @@ START_TEST(corrupt_frames) {
 END_TEST
 
 START_TEST(truncated_stream) {
-    const char *seqs[] = {SEQ(1), SEQ(2)};
     kn_fo_stream_t *s = new_at("TRIM_HORIZON", NULL);
     subscribe(s, 0, NULL);
-    buf_t b = {.len = 0};
-    add_event(&b, seqs, 1, SEQ(1), 0, NULL);
-    size_t first = b.len;
-    add_event(&b, seqs + 1, 1, SEQ(2), 0, NULL);
+    buf_t b;
+    size_t first = two_events(&b);
     ck_assert_int_eq(kn_fo_stream_feed(s, b.b, first + 20, 10, NULL), KN_HTTP_CONTINUE);
     kn_fo_stream_closed(s, NULL, 20); /* "clean" end in the middle of a message */
     pop_records(s, 30, 1);
