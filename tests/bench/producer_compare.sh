@@ -4,9 +4,9 @@
 #
 #   tests/bench/producer_compare.sh BUILD_DIR [N] [SIZE] [KEYS]
 #
-# boto3: Debian's python3-boto3. JS: NODE_PATH must hold @aws-sdk/client-kinesis and
-# aws-kinesis-agg (see docs/PERFORMANCE.md), else that row is skipped. kinesalite: run
-# with the peers' environment (eval "$(tests/peers/peers.sh start)"), else skipped.
+# boto3: Debian's python3-boto3. JS: @aws-sdk/client-kinesis and aws-kinesis-agg, pinned in
+# tests/bench/package.json and installed here (npm ci) on first use. kinesalite: run with
+# the peers' environment (eval "$(tests/peers/peers.sh start)"), else skipped.
 # Not a test: nothing here fails on speed.
 set -euo pipefail
 BUILD=${1:?usage: producer_compare.sh BUILD_DIR [N] [SIZE] [KEYS]}
@@ -34,8 +34,13 @@ b_out=$(/usr/bin/python3 "$HERE/boto3_put_records.py" "$url" bench "$b_n" "$SIZE
 echo "$b_out"
 b_rate=$(echo "$b_out" | rate)
 
+if [[ ! -d "$HERE/node_modules/@aws-sdk/client-kinesis" ]]; then
+    (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error >&2) ||
+        echo "npm ci in $HERE failed: the JS SDK row will be skipped" >&2
+fi
+export NODE_PATH="$HERE/node_modules" # js_sdk_put_records.mjs resolves its modules from here
 j_rate=
-if NODE_PATH=${NODE_PATH:-} node -e "require('@aws-sdk/client-kinesis'); require('aws-kinesis-agg')" 2>/dev/null; then
+if node -e "require('@aws-sdk/client-kinesis'); require('aws-kinesis-agg')" 2>/dev/null; then
     echo; echo "== AWS SDK for JavaScript v3 + aws-kinesis-agg RecordAggregator"
     j_out=$(node --no-warnings "$HERE/js_sdk_put_records.mjs" "$url" bench "$N" "$SIZE" "$KEYS")
     echo "$j_out"
