@@ -1,9 +1,10 @@
 /*
- * MD5 through OpenSSL's EVP interface. Kinesis uses MD5 for partition-key hash
- * keys and for the aggregated-record checksum, once per user record on both the
- * producer and the consumer hot paths, so a reusable hasher keeps the fetched
- * algorithm and context instead of looking them up on every call (about 3x
- * cheaper for short keys with OpenSSL 3).
+ * MD5. Kinesis uses it for partition-key hash keys and for the aggregated-record
+ * checksum, on both the producer and the consumer hot paths. Long messages go
+ * through OpenSSL's EVP interface with a reusable hasher (the fetched algorithm
+ * and context are kept); short ones through a portable implementation that
+ * skips EVP's per-call cost; kn_md5_many() hashes a batch several messages side
+ * by side, several times the throughput of one at a time.
  */
 #ifndef KN_MD5_H
 #define KN_MD5_H
@@ -14,6 +15,13 @@
 #include "kinesis/common.h"
 
 #define KN_MD5_LEN 16 /* digest size in bytes */
+/* Messages kn_md5_many() hashes side by side: what each compiler vectorizes best
+ * (measured with SSE2: GCC two vectors of four, clang one). */
+#if defined(__clang__)
+#define KN_MD5_LANES 4
+#else
+#define KN_MD5_LANES 8
+#endif
 
 /** A reusable MD5 hasher. Not thread-safe: one per thread or per owning object. */
 typedef struct kn_md5_s kn_md5_t;
@@ -30,5 +38,14 @@ void kn_md5_destroy(kn_md5_t *m);
  * KN_ERR_NOMEM (libcrypto failure).
  */
 kn_err_t kn_md5(kn_md5_t *m, const void *p, size_t n, uint8_t out[KN_MD5_LEN]);
+
+/**
+ * The MD5 of each of `count` messages (p[i], n[i] bytes; p[i] may be NULL when
+ * n[i] is 0) into out[i]: the same digests as kn_md5(), computed
+ * KN_MD5_LANES at a time. Pure (no hasher, no allocation). Returns KN_OK, or
+ * KN_ERR_INVALID_ARG for NULL arrays or a NULL message with a length.
+ */
+kn_err_t kn_md5_many(const uint8_t *const *p, const size_t *n, size_t count,
+                     uint8_t (*out)[KN_MD5_LEN]);
 
 #endif
