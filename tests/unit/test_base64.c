@@ -64,6 +64,56 @@ START_TEST(agrees_with_openssl_and_round_trips) {
 }
 END_TEST
 
+/* Random lengths past the two-quanta loop and its tails, both ways, against OpenSSL. */
+START_TEST(random_lengths_against_openssl) {
+    enum { MAX = 5000 };
+    static uint8_t in[MAX], back[MAX + 3];
+    static char ours[MAX / 3 * 4 + 8];
+    static unsigned char theirs[MAX / 3 * 4 + 8], their_back[MAX + 3];
+    uint32_t x = 12345;
+    for (int round = 0; round < 400; round++) {
+        x = x * 1664525u + 1013904223u;
+        size_t n = round < 40 ? (size_t)round : (x >> 8) % (MAX + 1);
+        for (size_t i = 0; i < n; i++) {
+            x = x * 1664525u + 1013904223u;
+            in[i] = (uint8_t)(x >> 24);
+        }
+        size_t len, dlen;
+        ck_assert_int_eq(kn_base64_encode(in, n, ours, sizeof(ours), &len), KN_OK);
+        int tlen = EVP_EncodeBlock(theirs, in, (int)n);
+        ck_assert_int_eq((int)len, tlen);
+        ck_assert_str_eq(ours, (const char *)theirs);
+        ck_assert_int_eq(kn_base64_decode(ours, len, back, sizeof(back), &dlen), KN_OK);
+        ck_assert_uint_eq(dlen, n);
+        ck_assert(n == 0 || !memcmp(back, in, n));
+        /* OpenSSL decodes whole quanta, padding bytes included */
+        int blen = EVP_DecodeBlock(their_back, (const unsigned char *)ours, (int)len);
+        ck_assert_int_ge(blen, (int)n);
+        ck_assert(n == 0 || !memcmp(their_back, in, n));
+    }
+}
+END_TEST
+
+/* Each byte value in each position of two quanta: accepted exactly when it is in the alphabet. */
+START_TEST(every_character_in_every_position) {
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (int c = 0; c < 256; c++) {
+        if (c == '=')
+            continue; /* padding has its own rules (rejects_malformed) */
+        int valid = c && strchr(alphabet, c) != NULL;
+        for (int pos = 0; pos < 8; pos++) {
+            char text[9] = "QUJDREVG"; /* "ABCDEF" */
+            text[pos] = (char)c;
+            uint8_t out[6];
+            size_t len;
+            kn_err_t rc = kn_base64_decode(text, 8, out, sizeof(out), &len);
+            ck_assert_msg(rc == (valid ? KN_OK : KN_ERR_INVALID_ARG), "byte %d at %d", c, pos);
+        }
+    }
+}
+END_TEST
+
 static kn_err_t dec(const char *s) {
     uint8_t out[64];
     size_t len;
@@ -150,6 +200,8 @@ static Suite *base64_suite(void) {
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, rfc4648_vectors);
     tcase_add_test(tc, agrees_with_openssl_and_round_trips);
+    tcase_add_test(tc, random_lengths_against_openssl);
+    tcase_add_test(tc, every_character_in_every_position);
     tcase_add_test(tc, rejects_malformed);
     tcase_add_test(tc, buffers_and_arguments);
     tcase_add_test(tc, decodes_in_place);
