@@ -1,13 +1,15 @@
 /*
  * The Kinesis client: construction, typed sync calls and their async twins,
  * wait helpers, SubscribeToShard's start. Requests and replies are built and
- * parsed by kinesis_json.c; this file only moves them through service_call.
+ * parsed by kinesis_json.c (GetRecords replies by records_json.c, from their
+ * text); this file only moves them through service_call.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kinesis_api.h"
+#include "records_json.h"
 
 #define LIST_ALL_PAGE       1000    /* MaxResults per page when listing every shard */
 #define LIST_ALL_MAX_SHARDS 1000000 /* a stream reporting more is broken */
@@ -290,6 +292,10 @@ kn_err_t kn_kinesis_get_shard_iterator(kn_kinesis_t *k, const char *stream, cons
     return give(rc, e, err);
 }
 
+static kn_err_t decode_get_records(void *ctx, const uint8_t *body, size_t len, kn_error_t **err) {
+    return kn_rj_parse_get_records((const char *)body, len, ctx, err);
+}
+
 kn_err_t kn_kinesis_get_records(kn_kinesis_t *k, const char *shard_iterator, int limit,
                                 kn_get_records_result_t **out, kn_error_t **err) {
     if (out)
@@ -297,12 +303,13 @@ kn_err_t kn_kinesis_get_records(kn_kinesis_t *k, const char *shard_iterator, int
     if (!k || !out)
         return no_client(err);
     kn_error_t *e = NULL;
-    cJSON *reply = NULL;
-    kn_err_t rc =
-        call(k, "GetRecords", kn_kj_build_get_records(shard_iterator, limit, &e), &reply, &e);
-    if (rc == KN_OK)
-        rc = kn_kj_parse_get_records(reply, out, &e);
-    cJSON_Delete(reply);
+    cJSON *body = kn_kj_build_get_records(shard_iterator, limit, &e);
+    if (!body)
+        return give(e ? kn_error_code(e) : KN_ERR_NOMEM, e, err);
+    /* the reply is read from its text straight into *out (records_json.c) */
+    const kn_call_opts_t opts = {.decode = decode_get_records, .decode_ctx = out};
+    kn_err_t rc = kn_service_call(k->svc, "GetRecords", body, &opts, NULL, &e);
+    cJSON_Delete(body);
     return give(rc, e, err);
 }
 

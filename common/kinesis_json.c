@@ -15,11 +15,11 @@
 
 #define ARN_PREFIX              "arn:"
 #define MAX_PUT_RECORDS_TEXT    ((size_t)64 * 1024 * 1024) /* refuse to build beyond this */
-#define MAX_ENCRYPTION_TYPE     16
+#define MAX_ENCRYPTION_TYPE     KN_KJ_MAX_ENCRYPTION_TYPE
 #define MAX_KEY_ID              2048
-#define MAX_PARTITION_KEY_BYTES (KN_KINESIS_MAX_PARTITION_KEY * 4)
+#define MAX_PARTITION_KEY_BYTES KN_KJ_MAX_PARTITION_KEY_BYTES
 #define MAX_STATUS              32
-#define MAX_RECORD_TEXT         ((size_t)64 * 1024 * 1024) /* base64 of one record read back */
+#define MAX_RECORD_TEXT         KN_KJ_MAX_RECORD_TEXT
 
 static const char *const stream_status_names[] = {"",       "CREATING", "DELETING",
                                                   "ACTIVE", "UPDATING", NULL};
@@ -939,6 +939,29 @@ void kn_get_records_result_destroy(kn_get_records_result_t *r) {
     free(r); /* the records and their bytes live in the same block */
 }
 
+kn_encryption_t kn_kj_encryption(const char *name) {
+    int i = kn_json_enum(name, encryption_names);
+    return !name ? KN_ENCRYPTION_NONE : i < 0 ? KN_ENCRYPTION_UNKNOWN : (kn_encryption_t)i;
+}
+
+kn_get_records_result_t *kn_kj_records_alloc(size_t n, size_t arena_bytes, uint8_t **arena) {
+    /* One block: the result, the record array, then every record's bytes. */
+    size_t head = sizeof(kn_get_records_result_t);
+    head = (head + alignof(kn_record_t) - 1) / alignof(kn_record_t) * alignof(kn_record_t);
+    if (n > (SIZE_MAX - head) / sizeof(kn_record_t) ||
+        arena_bytes > SIZE_MAX - head - n * sizeof(kn_record_t))
+        return NULL;
+    /* only the head and the records are zeroed: the arena is written before it is read */
+    kn_get_records_result_t *r = malloc(head + n * sizeof(kn_record_t) + arena_bytes);
+    if (!r)
+        return NULL;
+    memset(r, 0, head + n * sizeof(kn_record_t));
+    r->records = n ? (kn_record_t *)((char *)r + head) : NULL;
+    r->millis_behind_latest = -1;
+    *arena = (uint8_t *)((char *)r + head + n * sizeof(kn_record_t));
+    return r;
+}
+
 /* Checks one record and adds the bytes it needs in the arena to *need. */
 static int measure_record(const cJSON *o, size_t *need, kn_error_t **err) {
     const char *data, *pk, *seq, *enc;
@@ -994,10 +1017,7 @@ static int fill_record(const cJSON *o, kn_record_t *rec, uint8_t **arena, kn_err
     *arena += sl;
     kn_json_time_ms(o, "ApproximateArrivalTimestamp", 0, &rec->approximate_arrival_ms, NULL);
     kn_json_str(o, "EncryptionType", 0, MAX_ENCRYPTION_TYPE, &enc, NULL);
-    int i = kn_json_enum(enc, encryption_names);
-    rec->encryption = !enc    ? KN_ENCRYPTION_NONE
-                      : i < 0 ? KN_ENCRYPTION_UNKNOWN
-                              : (kn_encryption_t)i;
+    rec->encryption = kn_kj_encryption(enc);
     return 0;
 }
 
@@ -1012,15 +1032,11 @@ kn_err_t kn_kj_parse_records(const cJSON *reply, kn_get_records_result_t **out, 
     size_t n = (size_t)cJSON_GetArraySize(arr), need = 0;
     cJSON_ArrayForEach(it, arr) if (measure_record(it, &need, err) < 0) return reply_failed(op,
                                                                                             err);
-    /* One block: the result, the record array, then every record's bytes. */
-    size_t head = sizeof(kn_get_records_result_t);
-    head = (head + alignof(kn_record_t) - 1) / alignof(kn_record_t) * alignof(kn_record_t);
-    kn_get_records_result_t *r = calloc(1, head + n * sizeof(kn_record_t) + need);
+    uint8_t *arena;
+    kn_get_records_result_t *r = kn_kj_records_alloc(n, need, &arena);
     if (!r)
         return reply_nomem(op, err);
-    r->records = n ? (kn_record_t *)((char *)r + head) : NULL;
     r->millis_behind_latest = behind;
-    uint8_t *arena = (uint8_t *)((char *)r + head + n * sizeof(kn_record_t));
     cJSON_ArrayForEach(it, arr) {
         if (fill_record(it, &r->records[r->record_count], &arena, err) < 0) {
             kn_get_records_result_destroy(r);

@@ -25,6 +25,11 @@
 #define KN_KJ_MAX_CHILD_SHARDS  1000
 #define KN_KJ_MAX_PARENT_SHARDS 10
 
+/** Longest EncryptionType, partition key (bytes of UTF-8) and base64 Data text read from a reply. */
+#define KN_KJ_MAX_ENCRYPTION_TYPE 16
+#define KN_KJ_MAX_PARTITION_KEY_BYTES (KN_KINESIS_MAX_PARTITION_KEY * 4)
+#define KN_KJ_MAX_RECORD_TEXT ((size_t)64 * 1024 * 1024)
+
 /** Whether builders check the service limits (tests turn it off to provoke server-side errors). */
 typedef enum { KN_KJ_VALIDATE = 1, KN_KJ_NO_LIMITS = 0 } kn_kj_validate_t;
 
@@ -95,6 +100,17 @@ kn_err_t kn_kj_parse_get_records(const cJSON *reply, kn_get_records_result_t **o
  * ContinuationSequenceNumber is the caller's to read).
  */
 kn_err_t kn_kj_parse_records(const cJSON *reply, kn_get_records_result_t **out, kn_error_t **err);
+/**
+ * A result for n records in one block (what kn_get_records_result_destroy()
+ * frees): the records zeroed, millis_behind_latest -1, and *arena pointing to
+ * arena_bytes of uninitialised room after the records for their bytes. NULL
+ * when out of memory. Shared by the reply parsers.
+ */
+kn_get_records_result_t *kn_kj_records_alloc(size_t n, size_t arena_bytes, uint8_t **arena);
+
+/** An EncryptionType value: NULL (absent) is NONE, a name not known is UNKNOWN. */
+kn_encryption_t kn_kj_encryption(const char *name);
+
 /** RegisterStreamConsumer ("Consumer") or DescribeStreamConsumer ("ConsumerDescription"). */
 kn_err_t kn_kj_parse_consumer(const cJSON *reply, const char *member, kn_stream_consumer_t **out,
                               kn_error_t **err);

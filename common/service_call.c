@@ -50,6 +50,8 @@ typedef struct call_s {
     struct timespec started;
     kn_service_done_fn *done;
     void *opaque;
+    kn_service_decode_fn *decode; /* NULL: the reply is parsed with cJSON */
+    void *decode_ctx;
 } call_t;
 
 struct kn_service_stream_s {
@@ -184,6 +186,16 @@ static kn_error_t *error_from_reply(const kn_http_response_t *resp) {
     return e;
 }
 
+/* Adds the reply's status and request id to an error about it (err may be NULL). */
+static void note_reply(const kn_http_response_t *resp, kn_error_t **err) {
+    if (!resp || !err || !*err)
+        return;
+    if ((*err)->http_status == 0)
+        (*err)->http_status = resp->status;
+    if (resp->request_id && !(*err)->request_id)
+        (*err)->request_id = strdup(resp->request_id);
+}
+
 kn_err_t kn_service_parse_reply(const kn_http_response_t *resp, cJSON **result, kn_error_t **err) {
     *result = NULL;
     *err = NULL;
@@ -203,10 +215,7 @@ kn_err_t kn_service_parse_reply(const kn_http_response_t *resp, cJSON **result, 
                          resp->status, resp->body_len, excerpt);
     }
     if (*err) {
-        if (resp && (*err)->http_status == 0)
-            (*err)->http_status = resp->status;
-        if (resp && resp->request_id && !(*err)->request_id)
-            (*err)->request_id = strdup(resp->request_id);
+        note_reply(resp, err);
         return (*err)->code;
     }
     return *result ? KN_OK : KN_ERR_NOMEM;
@@ -330,6 +339,11 @@ static void call_on_done(void *opaque, const kn_http_response_t *resp, const kn_
     kn_error_t *e = NULL;
     if (terr) {
         e = kn_error_copy(terr);
+    } else if (c->decode && resp && is_2xx(resp->status)) {
+        kn_err_t drc = c->decode(c->decode_ctx, resp->body, resp->body_len, &e);
+        if (drc != KN_OK && !e)
+            e = kn_error_new(drc, "%s reply could not be read", c->op);
+        note_reply(resp, &e);
     } else {
         kn_service_parse_reply(resp, &result, &e);
     }
@@ -394,6 +408,8 @@ kn_err_t kn_service_call_async_owned(kn_service_t *s, const char *op, char *body
     snprintf(c->op, sizeof(c->op), "%s", op);
     c->max_attempts = opts && opts->max_attempts > 0 ? opts->max_attempts : s->retry.max_attempts;
     c->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 0;
+    c->decode = opts ? opts->decode : NULL;
+    c->decode_ctx = opts ? opts->decode_ctx : NULL;
     c->done = done;
     c->opaque = opaque;
     clock_gettime(CLOCK_MONOTONIC, &c->started);

@@ -54,10 +54,23 @@ void kn_service_destroy(kn_service_t *s);
 /** The logger of the context (for the typed layers' own messages). */
 const kn_logger_t *kn_service_logger(const kn_service_t *s);
 
+/**
+ * Reads a 2xx reply body in place of the cJSON parse, for replies too large to
+ * parse generically (GetRecords): stores what it read through ctx and returns
+ * KN_OK, or returns an error (with *err) and stores nothing.
+ */
+typedef kn_err_t(kn_service_decode_fn)(void *ctx, const uint8_t *body, size_t len,
+                                       kn_error_t **err);
+
 /** Per-call overrides; a NULL pointer or zero field keeps the context's setting. */
 typedef struct kn_call_opts_s {
     int max_attempts;   /* e.g. 1 for a caller that does its own retrying */
     int64_t timeout_ms; /* per attempt; 0: conf request.timeout.ms */
+    /* With decode set, a 2xx body goes to decode (on the I/O thread, before the
+     * retry decision, so a refused reply counts like an unreadable one) and the
+     * call's result is NULL; error replies are parsed as usual. */
+    kn_service_decode_fn *decode;
+    void *decode_ctx;
 } kn_call_opts_t;
 
 /**
