@@ -560,18 +560,11 @@ static int scan_tables(kn_agg_decoder_t *d, const uint8_t *p, const uint8_t *end
     return 0;
 }
 
-kn_err_t kn_agg_decode(kn_agg_decoder_t *d, const uint8_t *p, size_t n,
-                       const kn_agg_record_t **records, size_t *count) {
-    if (!d || !records || !count || !kn_agg_is_aggregated(p, n))
-        return KN_ERR_INVALID_ARG;
-    d->pk_count = d->ehk_count = 0;
+/* Decodes the protobuf of an aggregate whose digest was checked. */
+static kn_err_t decode_body(kn_agg_decoder_t *d, const uint8_t *p, size_t n,
+                            const kn_agg_record_t **records, size_t *count) {
     const uint8_t *body = p + KN_AGG_MAGIC_LEN, *end = p + n - KN_AGG_DIGEST_LEN;
-    uint8_t digest[KN_MD5_LEN];
-    kn_err_t err = kn_md5(d->md5, body, (size_t)(end - body), digest);
-    if (err)
-        return err;
-    if (memcmp(digest, end, KN_MD5_LEN))
-        return KN_ERR_CRC;
+    d->pk_count = d->ehk_count = 0;
     size_t nrec;
     int rc = scan_tables(d, body, end, &nrec);
     if (rc)
@@ -595,4 +588,57 @@ kn_err_t kn_agg_decode(kn_agg_decoder_t *d, const uint8_t *p, size_t n,
 fail:
     d->pk_count = d->ehk_count = 0;
     return rc == -2 ? KN_ERR_NOMEM : KN_ERR_BAD_RESPONSE;
+}
+
+kn_err_t kn_agg_decode(kn_agg_decoder_t *d, const uint8_t *p, size_t n,
+                       const kn_agg_record_t **records, size_t *count) {
+    if (!d || !records || !count || !kn_agg_is_aggregated(p, n))
+        return KN_ERR_INVALID_ARG;
+    d->pk_count = d->ehk_count = 0;
+    const uint8_t *body = p + KN_AGG_MAGIC_LEN, *end = p + n - KN_AGG_DIGEST_LEN;
+    uint8_t digest[KN_MD5_LEN];
+    kn_err_t err = kn_md5(d->md5, body, (size_t)(end - body), digest);
+    if (err)
+        return err;
+    if (memcmp(digest, end, KN_MD5_LEN))
+        return KN_ERR_CRC;
+    return decode_body(d, p, n, records, count);
+}
+
+kn_err_t kn_agg_decode_checked(kn_agg_decoder_t *d, const uint8_t *p, size_t n,
+                               const kn_agg_record_t **records, size_t *count) {
+    if (!d || !records || !count || !kn_agg_is_aggregated(p, n))
+        return KN_ERR_INVALID_ARG;
+    return decode_body(d, p, n, records, count);
+}
+
+void kn_agg_check_many(const uint8_t *const *p, const size_t *n, size_t count, uint8_t *ok) {
+    const uint8_t *body[KN_AGG_CHECK_CHUNK];
+    size_t len[KN_AGG_CHECK_CHUNK], idx[KN_AGG_CHECK_CHUNK];
+    uint8_t digest[KN_AGG_CHECK_CHUNK][KN_MD5_LEN];
+    for (size_t i = 0; i < count;) {
+        size_t m = 0;
+        for (; i < count && m < KN_AGG_CHECK_CHUNK; i++) {
+            ok[i] = 0;
+            if (!kn_agg_is_aggregated(p[i], n[i]))
+                continue;
+            body[m] = p[i] + KN_AGG_MAGIC_LEN;
+            len[m] = n[i] - KN_AGG_OVERHEAD;
+            idx[m++] = i;
+        }
+        kn_md5_many(body, len, m, digest);
+        for (size_t j = 0; j < m; j++)
+            ok[idx[j]] = !memcmp(digest[j], body[j] + len[j], KN_MD5_LEN);
+    }
+}
+
+size_t kn_agg_decoder_partition_key(const kn_agg_decoder_t *d, size_t i, const char **key) {
+    if (!d || i >= d->pk_count) {
+        if (key)
+            *key = NULL;
+        return 0;
+    }
+    if (key)
+        *key = (const char *)d->pk[i].p;
+    return d->pk[i].n;
 }

@@ -138,4 +138,27 @@ kn_err_t kn_agg_decode(kn_agg_decoder_t *d, const uint8_t *p, size_t n,
 /** Size of the partition-key table of the last successful decode. */
 size_t kn_agg_decoder_partition_key_count(const kn_agg_decoder_t *d);
 
+/**
+ * Entry i of that table: its bytes (a view like the records', not
+ * NUL-terminated) in *key and its length returned. Out of range: NULL and 0.
+ */
+size_t kn_agg_decoder_partition_key(const kn_agg_decoder_t *d, size_t i, const char **key);
+
+/** Aggregates kn_agg_check_many() hashes per batch of lanes (bounds its stack use). */
+#define KN_AGG_CHECK_CHUNK 64
+
+/**
+ * Checks the MD5 of many aggregates at once (kn_md5_many(): several times the
+ * throughput of one kn_agg_decode() after another): ok[i] is 1 when p[i]
+ * (n[i] bytes) passes kn_agg_is_aggregated() and its digest matches, else 0.
+ */
+void kn_agg_check_many(const uint8_t *const *p, const size_t *n, size_t count, uint8_t *ok);
+
+/**
+ * kn_agg_decode() without the MD5 check, for an aggregate kn_agg_check_many()
+ * accepted. Same results and errors otherwise.
+ */
+kn_err_t kn_agg_decode_checked(kn_agg_decoder_t *d, const uint8_t *p, size_t n,
+                               const kn_agg_record_t **records, size_t *count);
+
 #endif

@@ -21,12 +21,20 @@ struct kn_batch_builder_s {
     size_t *key_slots; /* per aggregate: arena offset of each partition-key table entry */
     size_t nslots;
     size_t malformed;
+    /* MD5 checks of the aggregates of one build, all at once: per record */
+    const uint8_t **rec_p;
+    size_t *rec_n;
+    uint8_t *rec_ok; /* the record is an aggregate whose digest matches */
+    size_t rec_cap;
     /* the shard's hash range, when known */
     int has_range;
     kn_u128_t range_lo, range_hi;
-    kn_md5_t *md5;        /* hash keys of partition keys; created with the range */
-    uint8_t *pk_checked;  /* per partition-key table entry: its hash key is in range */
-    size_t pk_checked_cap;
+    /* hash keys of one aggregate's partition keys, all at once */
+    size_t *hash_slot; /* per partition-key table entry: its digest's index, or NO_OFFSET */
+    const uint8_t **hash_p;
+    size_t *hash_n;
+    uint8_t (*hash_md5)[KN_MD5_LEN];
+    size_t hash_cap;
     kn_batch_drop_t *drops; /* aggregates the last build dropped */
     size_t ndrops, drops_cap;
 };
@@ -49,8 +57,13 @@ void kn_batch_builder_destroy(kn_batch_builder_t *b) {
     free(b->ehk_off);
     free(b->arena);
     free(b->key_slots);
-    kn_md5_destroy(b->md5);
-    free(b->pk_checked);
+    free(b->rec_p);
+    free(b->rec_n);
+    free(b->rec_ok);
+    free(b->hash_slot);
+    free(b->hash_p);
+    free(b->hash_n);
+    free(b->hash_md5);
     free(b->drops);
     free(b);
 }
@@ -77,49 +90,43 @@ kn_err_t kn_batch_builder_set_hash_range(kn_batch_builder_t *b, const char *star
     if (kn_u128_parse_decimal(start, strlen(start), &lo) ||
         kn_u128_parse_decimal(end, strlen(end), &hi) || kn_u128_cmp(lo, hi) > 0)
         return KN_ERR_INVALID_ARG;
-    if (!b->md5 && !(b->md5 = kn_md5_new()))
-        return KN_ERR_NOMEM;
     b->range_lo = lo;
     b->range_hi = hi;
     b->has_range = 1;
     return KN_OK;
 }
 
-static kn_err_t grow(void **p, size_t *cap, size_t need, size_t elem) {
+/*
+ * Room for `need` elements in `count` parallel arrays sharing *cap. An array
+ * already grown stays grown when a later one fails; *cap moves only when all did.
+ */
+static kn_err_t grow_arrays(size_t *cap, size_t need, size_t count, void **const arrays[],
+                            const size_t elem[]) {
     if (need <= *cap)
         return KN_OK;
     size_t n = *cap ? *cap : 256;
     while (n < need)
         n *= 2;
-    void *np = realloc(*p, n * elem);
-    if (!np)
-        return KN_ERR_NOMEM;
-    *p = np;
+    for (size_t i = 0; i < count; i++) {
+        void *np = realloc(*arrays[i], n * elem[i]);
+        if (!np)
+            return KN_ERR_NOMEM;
+        *arrays[i] = np;
+    }
     *cap = n;
     return KN_OK;
 }
 
+static kn_err_t grow(void **p, size_t *cap, size_t need, size_t elem) {
+    void **const arrays[] = {p};
+    return grow_arrays(cap, need, 1, arrays, &elem);
+}
+
 /* Room for `need` user records in the three parallel arrays. */
 static kn_err_t reserve(kn_batch_builder_t *b, size_t need) {
-    if (need <= b->cap)
-        return KN_OK;
-    size_t n = b->cap ? b->cap : 256;
-    while (n < need)
-        n *= 2;
-    kn_user_record_t *r = realloc(b->recs, n * sizeof(*r));
-    if (!r)
-        return KN_ERR_NOMEM;
-    b->recs = r;
-    size_t *p = realloc(b->pk_off, n * sizeof(*p));
-    if (!p)
-        return KN_ERR_NOMEM;
-    b->pk_off = p;
-    size_t *e = realloc(b->ehk_off, n * sizeof(*e));
-    if (!e)
-        return KN_ERR_NOMEM;
-    b->ehk_off = e;
-    b->cap = n;
-    return KN_OK;
+    void **const arrays[] = {(void **)&b->recs, (void **)&b->pk_off, (void **)&b->ehk_off};
+    const size_t elem[] = {sizeof(*b->recs), sizeof(*b->pk_off), sizeof(*b->ehk_off)};
+    return grow_arrays(&b->cap, need, 3, arrays, elem);
 }
 
 /* Copies len bytes plus a NUL into the arena; the offset goes to *off. */
@@ -160,19 +167,41 @@ static int parse_ehk(const char *s, size_t len, kn_u128_t *out) {
     return kn_u128_parse_decimal(s, len, out) == KN_OK;
 }
 
+/* Room for the hash keys of `nkeys` partition keys. */
+static kn_err_t reserve_hashes(kn_batch_builder_t *b, size_t nkeys) {
+    void **const arrays[] = {(void **)&b->hash_slot, (void **)&b->hash_p, (void **)&b->hash_n,
+                             (void **)&b->hash_md5};
+    const size_t elem[] = {sizeof(*b->hash_slot), sizeof(*b->hash_p), sizeof(*b->hash_n),
+                           sizeof(*b->hash_md5)};
+    return grow_arrays(&b->hash_cap, nkeys, 4, arrays, elem);
+}
+
 /*
  * The KCL's rule: *in is set when every user record's hash key lies in the
- * shard's range. One MD5 per distinct partition key (records share table
- * entries), one parse per run of records with the same explicit hash key.
+ * shard's range. The MD5s of the partition keys that records without an
+ * explicit hash key use are computed together, one per distinct key (records
+ * share table entries); an explicit hash key is parsed once per run of records
+ * sharing it.
  */
 static kn_err_t aggregate_in_range(kn_batch_builder_t *b, const kn_agg_record_t *ar,
                                    size_t nar, int *in) {
-    size_t nkeys = kn_agg_decoder_partition_key_count(b->dec);
-    kn_err_t rc = grow((void **)&b->pk_checked, &b->pk_checked_cap, nkeys, 1);
+    size_t nkeys = kn_agg_decoder_partition_key_count(b->dec), m = 0;
+    kn_err_t rc = reserve_hashes(b, nkeys);
     if (rc)
         return rc;
-    if (nkeys)
-        memset(b->pk_checked, 0, nkeys);
+    for (size_t i = 0; i < nkeys; i++)
+        b->hash_slot[i] = NO_OFFSET;
+    for (size_t i = 0; i < nar; i++) {
+        size_t k = ar[i].partition_key_index;
+        if (ar[i].explicit_hash_key || b->hash_slot[k] != NO_OFFSET)
+            continue;
+        const char *key;
+        b->hash_n[m] = kn_agg_decoder_partition_key(b->dec, k, &key);
+        b->hash_p[m] = (const uint8_t *)key;
+        b->hash_slot[k] = m++;
+    }
+    if ((rc = kn_md5_many(b->hash_p, b->hash_n, m, b->hash_md5)))
+        return rc;
     const char *last_ehk = NULL; /* the last explicit hash key found in range */
     *in = 0;
     for (size_t i = 0; i < nar; i++) {
@@ -183,21 +212,29 @@ static kn_err_t aggregate_in_range(kn_batch_builder_t *b, const kn_agg_record_t 
                 continue;
             if (!parse_ehk(a->explicit_hash_key, a->explicit_hash_key_len, &h))
                 return KN_OK;
+            last_ehk = a->explicit_hash_key;
         } else {
-            if (b->pk_checked[a->partition_key_index])
-                continue;
-            if ((rc = kn_hashkey_from_partition_key_md5(b->md5, a->partition_key,
-                                                        a->partition_key_len, &h)))
-                return rc;
+            h = kn_u128_from_be(b->hash_md5[b->hash_slot[a->partition_key_index]]);
         }
         if (kn_u128_cmp(h, b->range_lo) < 0 || kn_u128_cmp(h, b->range_hi) > 0)
             return KN_OK;
-        if (a->explicit_hash_key)
-            last_ehk = a->explicit_hash_key;
-        else
-            b->pk_checked[a->partition_key_index] = 1;
     }
     *in = 1;
+    return KN_OK;
+}
+
+/* Checks the digests of every aggregate among recs[0..n) at once, into b->rec_ok. */
+static kn_err_t check_aggregates(kn_batch_builder_t *b, const kn_record_t *recs, size_t n) {
+    void **const arrays[] = {(void **)&b->rec_p, (void **)&b->rec_n, (void **)&b->rec_ok};
+    const size_t elem[] = {sizeof(*b->rec_p), sizeof(*b->rec_n), sizeof(*b->rec_ok)};
+    kn_err_t rc = grow_arrays(&b->rec_cap, n, 3, arrays, elem);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        b->rec_p[i] = recs[i].data;
+        b->rec_n[i] = recs[i].data_len;
+    }
+    kn_agg_check_many(b->rec_p, b->rec_n, n, b->rec_ok);
     return KN_OK;
 }
 
@@ -261,6 +298,8 @@ kn_err_t kn_batch_build(kn_batch_builder_t *b, const kn_record_t *recs, size_t n
     int filtering = after && after->kind == KN_ESN_NUMBER;
     size_t k = 0;
     kn_err_t rc = reserve(b, n);
+    if (!rc)
+        rc = check_aggregates(b, recs, n);
     for (size_t i = 0; !rc && i < n; i++) {
         const kn_record_t *r = &recs[i];
         int64_t min_sub = 0; /* user records below this subsequence are already processed */
@@ -281,7 +320,10 @@ kn_err_t kn_batch_build(kn_batch_builder_t *b, const kn_record_t *recs, size_t n
         const kn_agg_record_t *ar;
         size_t nar;
         if (kn_agg_is_aggregated(r->data, r->data_len)) {
-            kn_err_t drc = kn_agg_decode(b->dec, r->data, r->data_len, &ar, &nar);
+            /* a digest mismatch is malformed like a bad protobuf */
+            kn_err_t drc = b->rec_ok[i] ? kn_agg_decode_checked(b->dec, r->data, r->data_len,
+                                                                &ar, &nar)
+                                        : KN_ERR_CRC;
             if (drc == KN_OK) {
                 int in = 1;
                 if (b->has_range && (rc = aggregate_in_range(b, ar, nar, &in)))

@@ -481,6 +481,64 @@ START_TEST(random_corruption_stays_in_bounds) {
 }
 END_TEST
 
+/* Many aggregates checked at once, some corrupted, some not aggregates at all. */
+START_TEST(check_many_and_decode_checked) {
+    enum { N = 3 * KN_AGG_CHECK_CHUNK / 2 };
+    urec recs[8];
+    size_t n, len;
+    uint8_t *good = sample_aggregate(&len, recs, &n);
+    uint8_t *bufs[N];
+    const uint8_t *p[N];
+    size_t lens[N];
+    uint8_t ok[N];
+    for (int i = 0; i < N; i++) {
+        bufs[i] = malloc(len);
+        memcpy(bufs[i], good, len);
+        lens[i] = len;
+        if (i % 5 == 1)
+            bufs[i][KN_AGG_MAGIC_LEN + (size_t)i % (len - KN_AGG_OVERHEAD)] ^= 0x40; /* body */
+        if (i % 7 == 2)
+            bufs[i][len - 1] ^= 0x01; /* digest */
+        if (i % 11 == 3)
+            bufs[i][0] = 0; /* no magic: not an aggregate */
+        if (i % 13 == 4)
+            lens[i] = KN_AGG_OVERHEAD; /* too short to be one */
+        p[i] = bufs[i];
+    }
+    kn_agg_check_many(p, lens, N, ok);
+    kn_agg_decoder_t *d = kn_agg_decoder_new();
+    for (int i = 0; i < N; i++) {
+        const kn_agg_record_t *out;
+        size_t count;
+        kn_err_t one = kn_agg_decode(d, p[i], lens[i], &out, &count);
+        ck_assert_msg(ok[i] == (one == KN_OK), "aggregate %d: check %d, decode %d", i, ok[i], one);
+        if (ok[i]) {
+            ck_assert_int_eq(kn_agg_decode_checked(d, p[i], lens[i], &out, &count), KN_OK);
+            expect_records(out, count, recs, n);
+            /* the partition-key table, in first-use order */
+            const char *key;
+            ck_assert_uint_eq(kn_agg_decoder_partition_key_count(d), 3);
+            ck_assert_uint_eq(kn_agg_decoder_partition_key(d, 1, &key), 4);
+            ck_assert(!memcmp(key, "beta", 4));
+            ck_assert_uint_eq(kn_agg_decoder_partition_key(d, 3, &key), 0);
+            ck_assert_ptr_null(key);
+        }
+        free(bufs[i]);
+    }
+    /* decode_checked still refuses what is not an aggregate, and a bad protobuf */
+    const kn_agg_record_t *out;
+    size_t count;
+    ck_assert_int_eq(kn_agg_decode_checked(d, (const uint8_t *)"plain", 5, &out, &count),
+                     KN_ERR_INVALID_ARG);
+    good[KN_AGG_MAGIC_LEN] = 0xff; /* a key with wire type 7: malformed */
+    good[KN_AGG_MAGIC_LEN + 1] = 0x07;
+    ck_assert_int_eq(kn_agg_decode_checked(d, good, len, &out, &count), KN_ERR_BAD_RESPONSE);
+    kn_agg_check_many(NULL, NULL, 0, NULL);
+    free(good);
+    kn_agg_decoder_destroy(d);
+}
+END_TEST
+
 static Suite *agg_suite(void) {
     Suite *s = suite_create("agg");
     TCase *tc = tcase_create("core");
@@ -494,6 +552,7 @@ static Suite *agg_suite(void) {
     tcase_add_test(tc, malformed_protobuf);
     tcase_add_test(tc, every_truncation_fails_cleanly);
     tcase_add_test(tc, random_corruption_stays_in_bounds);
+    tcase_add_test(tc, check_many_and_decode_checked);
     suite_add_tcase(s, tc);
     return s;
 }
