@@ -610,6 +610,10 @@ static kn_err_t start_fanout(kn_consumer_t *c) {
     kn_error_t *e = NULL;
     kn_err_t rc = kn_fanout_register(c->kinesis, conf->stream_name, name,
                                      CONSUMER_ACTIVE_TIMEOUT_MS, registration_sleep, c, &arn, &e);
+    if (rc == KN_ERR_SHUTDOWN) {
+        kn_error_destroy(e); /* kn_consumer_shutdown() while waiting: not a failure */
+        return rc;
+    }
     if (rc) {
         char what[400];
         snprintf(what, sizeof(what), "registering stream consumer %.200s", name);
@@ -740,5 +744,5 @@ kn_err_t kn_consumer_run(kn_consumer_t *c) {
         drain(c);
     }
     stop_threads(c);
-    return rc;
+    return rc == KN_ERR_SHUTDOWN && atomic_load(&c->stop) ? KN_OK : rc;
 }

@@ -188,10 +188,11 @@ static void subscribe(sub_t *s, const kn_position_t *pos, int64_t now) {
 static int64_t act(sub_t *s, int64_t now) {
     kn_position_t pos;
     int64_t wait;
+    int64_t cap = s->wake ? KN_FANOUT_IDLE_RECHECK_MS : POLL_WITHOUT_WAKE_MS;
     switch (kn_fo_stream_next(s->core, now, &pos, &wait)) {
     case KN_FO_SUBSCRIBE:
         subscribe(s, &pos, now);
-        return kn_fo_stream_ready(s->core) ? 0 : KN_FANOUT_IDLE_RECHECK_MS;
+        return kn_fo_stream_ready(s->core) ? 0 : cap; /* 0: it failed at once, report it */
     case KN_FO_CANCEL:
         KN_LOG_INFO(&s->fo->lg, LOG_FAC, "%s: subscription silent, renewing it", s->shard_id);
         kn_service_stream_cancel(s->stream);
@@ -199,7 +200,6 @@ static int64_t act(sub_t *s, int64_t now) {
     default:
         break;
     }
-    int64_t cap = s->wake ? KN_FANOUT_IDLE_RECHECK_MS : POLL_WITHOUT_WAKE_MS;
     return wait < 0 || wait > cap ? cap : wait;
 }
 
