@@ -48,6 +48,7 @@ struct kn_http_req_s {
     char *hostport; /* for error messages */
     uint8_t *body;
     size_t body_len;
+    int body_owned; /* body is our copy (else the caller's, borrowed) */
     struct curl_slist *headers;
     int streaming, sensitive, https, hand_over;
     int64_t start_at, timeout_ms, idle_timeout_ms;
@@ -139,7 +140,8 @@ static void req_free(kn_http_req_t *r) {
     free(r->url);
     free(r->log_url);
     free(r->hostport);
-    free(r->body);
+    if (r->body_owned)
+        free(r->body);
     curl_slist_free_all(r->headers);
     kn_http_response_destroy(r->resp);
     free(r);
@@ -985,8 +987,12 @@ static kn_err_t req_new(const kn_http_t *h, const kn_http_request_t *req, int64_
     r->method = strdup(req->method);
     r->url = strdup(req->url);
     r->resp = calloc(1, sizeof(*r->resp));
-    if (req->body_len && (r->body = malloc(req->body_len)))
+    if (req->body_len && req->body_borrowed) {
+        r->body = (uint8_t *)req->body; /* never written: only handed to libcurl */
+    } else if (req->body_len && (r->body = malloc(req->body_len))) {
         memcpy(r->body, req->body, req->body_len);
+        r->body_owned = 1;
+    }
     if (!r->method || !r->url || !r->resp || (req->body_len && !r->body)) {
         req_free(r);
         return KN_ERR_NOMEM;

@@ -72,8 +72,13 @@ typedef struct kn_http_request_s {
      */
     const kn_header_t *headers;
     size_t nheaders;
-    const uint8_t *body;         /* copied at submit */
+    const uint8_t *body;         /* copied at submit, unless body_borrowed */
     size_t body_len;
+    /*
+     * The caller keeps body valid and unchanged until on_done has run, so it is
+     * not copied (a PutRecords body is up to ~7 MB).
+     */
+    int body_borrowed;
     /*
      * Streaming: a 2xx body is handed to on_data chunk by chunk and not buffered
      * (a non-2xx body is still buffered into the response, for error parsing).

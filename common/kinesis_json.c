@@ -15,6 +15,10 @@
 
 #define ARN_PREFIX              "arn:"
 #define MAX_PUT_RECORDS_TEXT    ((size_t)64 * 1024 * 1024) /* refuse to build beyond this */
+#define PUT_RECORDS_FRAMING     64 /* {"StreamARN":,"Records":[]} and the NUL */
+#define PUT_RECORDS_ENTRY_FRAMING 64 /* ,{"Data":"","PartitionKey":,"ExplicitHashKey":} */
+/* Longest JSON literal of an n-byte string: every byte as \u00XX, and the quotes. */
+#define JSON_ESCAPED_MAX(n)     (6 * (n) + 2)
 #define MAX_ENCRYPTION_TYPE     KN_KJ_MAX_ENCRYPTION_TYPE
 #define MAX_KEY_ID              2048
 #define MAX_PARTITION_KEY_BYTES KN_KJ_MAX_PARTITION_KEY_BYTES
@@ -408,7 +412,19 @@ char *kn_kj_build_put_records(const char *stream, const kn_put_entry_t *entries,
         invalid(err, "%s: data and partition keys exceed 5 MiB", "PutRecords");
         return NULL;
     }
+    /* One allocation of a bound on the text (keys at their worst-case escaping),
+     * so that a body of several MB is never copied by a growing realloc. */
+    size_t bound = PUT_RECORDS_FRAMING + JSON_ESCAPED_MAX(strlen(stream));
+    for (size_t i = 0; i < count; i++) {
+        const kn_put_entry_t *e = &entries[i];
+        size_t b64 = kn_base64_encoded_len(e->data_len);
+        bound += PUT_RECORDS_ENTRY_FRAMING + (b64 == SIZE_MAX ? 0 : b64) +
+                 JSON_ESCAPED_MAX(strlen(e->partition_key)) +
+                 (e->explicit_hash_key ? JSON_ESCAPED_MAX(strlen(e->explicit_hash_key)) : 0);
+    }
     textbuf_t b = {0};
+    if (bound <= MAX_PUT_RECORDS_TEXT && (b.p = malloc(bound + 1)))
+        b.cap = bound + 1;
     tb_str(&b, "{");
     tb_json_string(&b, kn_kj_is_arn(stream) ? "StreamARN" : "StreamName");
     tb_str(&b, ":");

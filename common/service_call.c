@@ -325,6 +325,7 @@ static void call_on_done(void *opaque, const kn_http_response_t *resp, const kn_
 static kn_err_t call_submit(call_t *c, int64_t delay_ms, kn_error_t **err) {
     kn_http_request_t req = {
         .timeout_ms = c->timeout_ms,
+        .body_borrowed = 1, /* the call owns its body until its last attempt is done */
         .on_done = call_on_done,
         .opaque = c,
     };

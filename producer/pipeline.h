@@ -44,10 +44,10 @@
 
 /*
  * Memory a request in flight holds outside the pipeline: its JSON body (data in
- * base64, keys, framing) in this many copies (the request builder's and the
- * transport's), counted against the producer's memory bound while in flight.
+ * base64, keys, framing) in this many copies (the service call's, which the
+ * transport borrows), counted against the producer's memory bound while in flight.
  */
-#define KN_REQ_BODY_COPIES 2
+#define KN_REQ_BODY_COPIES 1
 #define KN_REQ_ENTRY_FRAMING 64 /* JSON punctuation and names per entry, rounded up */
 
 typedef struct kn_pipeline_conf_s {

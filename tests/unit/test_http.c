@@ -380,22 +380,26 @@ START_TEST(request_headers_on_the_wire) {
     for (size_t i = 0; i < big_len; i++)
         big[i] = (uint8_t)('a' + i % 26);
     kn_header_t hdrs[] = {{"X-Amz-Target", "Kinesis_20131202.ListStreams"}, {"X-Empty", ""}};
-    kn_http_request_t req = {.method = "POST", .url = url("/echo", u, sizeof(u)), .headers = hdrs,
-                             .nheaders = 2, .body = big, .body_len = big_len};
     kn_http_response_t *resp = NULL;
-    ck_assert_int_eq(kn_http_perform(h, &req, &resp, NULL), KN_OK);
-    const char *echo = (const char *)resp->body;
-    ck_assert_ptr_nonnull(strstr(echo, "POST /echo HTTP/1.1\r\n"));
-    ck_assert_ptr_nonnull(strstr(echo, "\r\nUser-Agent: kinesis-c/" KN_VERSION_STR "\r\n"));
-    ck_assert_ptr_nonnull(strstr(echo, "\r\nX-Amz-Target: Kinesis_20131202.ListStreams\r\n"));
-    ck_assert_ptr_nonnull(strstr(echo, "\r\nX-Empty:"));
-    ck_assert_ptr_nonnull(strstr(echo, "\r\nContent-Length: 1500000\r\n"));
-    ck_assert_ptr_null(strcasestr(echo, "expect:"));      /* no 100-continue round trip */
-    ck_assert_ptr_null(strcasestr(echo, "content-type:")); /* no form-urlencoded default */
-    const char *sent_body = strstr(echo, "\r\n\r\n") + 4;
-    ck_assert_uint_eq(resp->body_len - (size_t)(sent_body - echo), big_len);
-    ck_assert(!memcmp(sent_body, big, big_len));
-    kn_http_response_destroy(resp);
+    /* the body copied at submit, then borrowed (the caller keeps it until done) */
+    for (int borrowed = 0; borrowed < 2; borrowed++) {
+        kn_http_request_t req = {.method = "POST", .url = url("/echo", u, sizeof(u)),
+                                 .headers = hdrs, .nheaders = 2, .body = big, .body_len = big_len,
+                                 .body_borrowed = borrowed};
+        ck_assert_int_eq(kn_http_perform(h, &req, &resp, NULL), KN_OK);
+        const char *echo = (const char *)resp->body;
+        ck_assert_ptr_nonnull(strstr(echo, "POST /echo HTTP/1.1\r\n"));
+        ck_assert_ptr_nonnull(strstr(echo, "\r\nUser-Agent: kinesis-c/" KN_VERSION_STR "\r\n"));
+        ck_assert_ptr_nonnull(strstr(echo, "\r\nX-Amz-Target: Kinesis_20131202.ListStreams\r\n"));
+        ck_assert_ptr_nonnull(strstr(echo, "\r\nX-Empty:"));
+        ck_assert_ptr_nonnull(strstr(echo, "\r\nContent-Length: 1500000\r\n"));
+        ck_assert_ptr_null(strcasestr(echo, "expect:"));      /* no 100-continue round trip */
+        ck_assert_ptr_null(strcasestr(echo, "content-type:")); /* no form-urlencoded default */
+        const char *sent_body = strstr(echo, "\r\n\r\n") + 4;
+        ck_assert_uint_eq(resp->body_len - (size_t)(sent_body - echo), big_len);
+        ck_assert(!memcmp(sent_body, big, big_len));
+        kn_http_response_destroy(resp);
+    }
     free(big);
 
     /* PUT without a body still says Content-Length: 0 (IMDSv2 token requests) */
