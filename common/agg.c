@@ -325,8 +325,8 @@ kn_err_t kn_agg_builder_add(kn_agg_builder_t *b, const char *pk, size_t pk_len, 
     return KN_OK;
 }
 
-kn_err_t kn_agg_builder_finish(kn_agg_builder_t *b, uint8_t *out, size_t out_size,
-                               size_t *out_len) {
+kn_err_t kn_agg_builder_finish_unsealed(kn_agg_builder_t *b, uint8_t *out, size_t out_size,
+                                        size_t *out_len) {
     if (!b || !out || !out_len)
         return KN_ERR_INVALID_ARG;
     size_t size = kn_agg_builder_size(b);
@@ -344,12 +344,34 @@ kn_err_t kn_agg_builder_finish(kn_agg_builder_t *b, uint8_t *out, size_t out_siz
             memcpy(p, parts[i].p, parts[i].n);
         p += parts[i].n;
     }
-    size_t body = (size_t)(p - out) - KN_AGG_MAGIC_LEN;
-    kn_err_t err = kn_md5(b->md5, out + KN_AGG_MAGIC_LEN, body, p);
-    if (err)
-        return err;
+    memset(p, 0, KN_AGG_DIGEST_LEN);
     *out_len = size;
     return KN_OK;
+}
+
+kn_err_t kn_agg_builder_finish(kn_agg_builder_t *b, uint8_t *out, size_t out_size,
+                               size_t *out_len) {
+    kn_err_t err = kn_agg_builder_finish_unsealed(b, out, out_size, out_len);
+    if (err)
+        return err;
+    size_t body = *out_len - KN_AGG_OVERHEAD;
+    return kn_md5(b->md5, out + KN_AGG_MAGIC_LEN, body, out + KN_AGG_MAGIC_LEN + body);
+}
+
+void kn_agg_seal_many(uint8_t *const *blobs, const size_t *lens, size_t count) {
+    const uint8_t *body[KN_AGG_CHECK_CHUNK];
+    size_t len[KN_AGG_CHECK_CHUNK];
+    uint8_t digest[KN_AGG_CHECK_CHUNK][KN_MD5_LEN];
+    for (size_t i = 0; i < count;) {
+        size_t m = 0, first = i;
+        for (; i < count && m < KN_AGG_CHECK_CHUNK; i++, m++) {
+            body[m] = blobs[i] + KN_AGG_MAGIC_LEN;
+            len[m] = lens[i] - KN_AGG_OVERHEAD;
+        }
+        kn_md5_many(body, len, m, digest);
+        for (size_t j = 0; j < m; j++)
+            memcpy(blobs[first + j] + KN_AGG_MAGIC_LEN + len[j], digest[j], KN_MD5_LEN);
+    }
 }
 
 /* ---- decoder ---- */

@@ -28,6 +28,8 @@
 #define KN_AGG_DIGEST_LEN 16
 #define KN_AGG_OVERHEAD (KN_AGG_MAGIC_LEN + KN_AGG_DIGEST_LEN) /* bytes around the protobuf */
 #define KN_AGG_MAX_SIZE ((size_t)INT32_MAX) /* protobuf's 2 GiB message limit */
+/** Aggregates kn_agg_seal_many() and kn_agg_check_many() hash per round (bounds their stack). */
+#define KN_AGG_CHECK_CHUNK 64
 
 /** The four magic bytes that start an aggregated record. */
 extern const uint8_t kn_agg_magic[KN_AGG_MAGIC_LEN];
@@ -88,6 +90,21 @@ kn_err_t kn_agg_builder_add(kn_agg_builder_t *b, const char *pk, size_t pk_len, 
 kn_err_t kn_agg_builder_finish(kn_agg_builder_t *b, uint8_t *out, size_t out_size,
                                size_t *out_len);
 
+/**
+ * kn_agg_builder_finish() without the MD5: the last KN_AGG_DIGEST_LEN bytes
+ * are zero until kn_agg_seal_many() fills them, so a caller sending many
+ * aggregates at once can hash them side by side.
+ */
+kn_err_t kn_agg_builder_finish_unsealed(kn_agg_builder_t *b, uint8_t *out, size_t out_size,
+                                        size_t *out_len);
+
+/**
+ * Writes the MD5 of each of `count` aggregates finished unsealed (blobs[i],
+ * lens[i] bytes, as kn_agg_builder_finish_unsealed() reported) into its last
+ * bytes, several at a time (kn_md5_many).
+ */
+void kn_agg_seal_many(uint8_t *const *blobs, const size_t *lens, size_t count);
+
 /* ---- Decoder (consumer side) ---- */
 
 /**
@@ -143,9 +160,6 @@ size_t kn_agg_decoder_partition_key_count(const kn_agg_decoder_t *d);
  * NUL-terminated) in *key and its length returned. Out of range: NULL and 0.
  */
 size_t kn_agg_decoder_partition_key(const kn_agg_decoder_t *d, size_t i, const char **key);
-
-/** Aggregates kn_agg_check_many() hashes per batch of lanes (bounds its stack use). */
-#define KN_AGG_CHECK_CHUNK 64
 
 /**
  * Checks the MD5 of many aggregates at once (kn_md5_many(): several times the

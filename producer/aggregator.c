@@ -63,12 +63,14 @@ static void finish_krec(kn_krec_t *k) {
 }
 
 /* Finishes builder b (NULL or holding exactly `recs` when recs->count > 1) into a blob. */
-static kn_err_t make_blob(kn_agg_builder_t *b, uint8_t **blob, size_t *len) {
+static kn_err_t make_blob(const kn_agg_ctx_t *c, kn_agg_builder_t *b, uint8_t **blob,
+                          size_t *len) {
     size_t size = kn_agg_builder_size(b);
     uint8_t *p = malloc(size);
     if (!p)
         return KN_ERR_NOMEM;
-    kn_err_t rc = kn_agg_builder_finish(b, p, size, len);
+    kn_err_t rc = c->defer_digests ? kn_agg_builder_finish_unsealed(b, p, size, len)
+                                   : kn_agg_builder_finish(b, p, size, len);
     if (rc != KN_OK) {
         free(p);
         return rc;
@@ -79,17 +81,18 @@ static kn_err_t make_blob(kn_agg_builder_t *b, uint8_t **blob, size_t *len) {
 
 /* A Kinesis record from `recs` (moved in on success) whose earliest deadline and
  * expiration are given; b holds the records when count > 1. */
-static kn_err_t seal(kn_agg_builder_t *b, kn_rec_list_t *recs, int64_t deadline_us,
-                     int64_t expire_us, kn_krec_t **out) {
+static kn_err_t close_krec(const kn_agg_ctx_t *c, kn_agg_builder_t *b, kn_rec_list_t *recs,
+                           int64_t deadline_us, int64_t expire_us, kn_krec_t **out) {
     kn_krec_t *k = kn_krec_new();
     if (!k)
         return KN_ERR_NOMEM;
     if (recs->count > 1) {
-        kn_err_t rc = make_blob(b, &k->blob, &k->blob_len);
+        kn_err_t rc = make_blob(c, b, &k->blob, &k->blob_len);
         if (rc != KN_OK) {
             kn_krec_free(k);
             return rc;
         }
+        k->unsealed = (uint8_t)c->defer_digests;
     }
     kn_rec_list_concat(&k->recs, recs);
     finish_krec(k);
@@ -99,12 +102,12 @@ static kn_err_t seal(kn_agg_builder_t *b, kn_rec_list_t *recs, int64_t deadline_
     return KN_OK;
 }
 
-static kn_err_t send_alone(kn_rec_t *r, kn_krec_list_t *out) {
+static kn_err_t send_alone(const kn_agg_ctx_t *c, kn_rec_t *r, kn_krec_list_t *out) {
     kn_rec_list_t one = {0};
     r->subseq = 0;
     kn_rec_list_push(&one, r);
     kn_krec_t *k;
-    kn_err_t rc = seal(NULL, &one, r->deadline_us, r->expire_us, &k);
+    kn_err_t rc = close_krec(c, NULL, &one, r->deadline_us, r->expire_us, &k);
     if (rc == KN_OK)
         kn_krec_list_push(out, k);
     else
@@ -123,7 +126,7 @@ kn_err_t kn_aggregator_flush(kn_agg_ctx_t *c, kn_aggregator_t *a, kn_krec_list_t
     if (!a->recs.count)
         return KN_OK;
     kn_krec_t *k;
-    kn_err_t rc = seal(a->b, &a->recs, a->deadline_us, a->expire_us, &k);
+    kn_err_t rc = close_krec(c, a->b, &a->recs, a->deadline_us, a->expire_us, &k);
     if (rc != KN_OK)
         return rc;
     /* a blob takes over the builder's bytes one for one; a plain record has none */
@@ -139,13 +142,13 @@ kn_err_t kn_aggregator_flush(kn_agg_ctx_t *c, kn_aggregator_t *a, kn_krec_list_t
 
 kn_err_t kn_aggregator_add(kn_agg_ctx_t *c, kn_aggregator_t *a, kn_rec_t *r, kn_krec_list_t *out) {
     if (!c->enabled)
-        return send_alone(r, out);
+        return send_alone(c, r, out);
     for (;;) {
         if (!a->recs.count) {
             size_t alone = kn_agg_builder_size_if_added(c->probe, kn_rec_pk(r), r->pk_len,
                                                         kn_rec_ehk(r), r->ehk_len, r->data_len);
             if (alone > c->max_bytes)
-                return send_alone(r, out);
+                return send_alone(c, r, out);
             /* A single record is not copied into a builder until a second one joins. */
             r->subseq = 0;
             kn_rec_list_push(&a->recs, r);
@@ -207,7 +210,7 @@ kn_err_t kn_krec_rebuild(kn_agg_ctx_t *c, kn_krec_t *k) {
         for (kn_rec_t *r = k->recs.head; r && rc == KN_OK; r = r->next)
             rc = builder_add(b, r, SIZE_MAX);
         if (rc == KN_OK)
-            rc = make_blob(b, &blob, &len);
+            rc = make_blob(c, b, &blob, &len);
         give_back(c, b);
         if (rc != KN_OK)
             return rc;
@@ -216,12 +219,30 @@ kn_err_t kn_krec_rebuild(kn_agg_ctx_t *c, kn_krec_t *k) {
     free(k->blob);
     k->blob = blob;
     k->blob_len = len;
+    k->unsealed = (uint8_t)(blob && c->defer_digests);
     uint32_t i = 0;
     for (kn_rec_t *r = k->recs.head; r; r = r->next)
         r->subseq = i++;
     finish_krec(k);
     kn_krec_update_times(k);
     return KN_OK;
+}
+
+void kn_agg_seal_list(kn_krec_list_t *l) {
+    uint8_t *blobs[KN_AGG_CHECK_CHUNK];
+    size_t lens[KN_AGG_CHECK_CHUNK], m = 0;
+    for (kn_krec_t *k = l->head; k; k = k->next) {
+        if (!k->blob || !k->unsealed)
+            continue;
+        blobs[m] = k->blob;
+        lens[m++] = k->blob_len;
+        k->unsealed = 0;
+        if (m == KN_AGG_CHECK_CHUNK) {
+            kn_agg_seal_many(blobs, lens, m);
+            m = 0;
+        }
+    }
+    kn_agg_seal_many(blobs, lens, m);
 }
 
 void kn_krec_drop_blob(kn_agg_ctx_t *c, kn_krec_t *k) {

@@ -39,6 +39,7 @@ typedef struct kn_agg_ctx_s {
     kn_agg_builder_t *spare[KN_AGG_SPARE_BUILDERS];
     size_t nspare;
     int64_t bytes;         /* aggregate bytes held: open builders plus blobs */
+    int defer_digests;     /* blobs are made unsealed; kn_agg_seal_list() digests them */
 } kn_agg_ctx_t;
 
 /** One shard's open aggregate. Zero-initialised is empty. */
@@ -79,6 +80,12 @@ void kn_aggregator_take(kn_agg_ctx_t *c, kn_aggregator_t *a, kn_rec_list_t *out)
  * must not send it then.
  */
 kn_err_t kn_krec_rebuild(kn_agg_ctx_t *c, kn_krec_t *k);
+
+/**
+ * Writes the MD5 of every unsealed aggregate in `l` (with defer_digests set,
+ * blobs are made without it), many at a time: call before sending them.
+ */
+void kn_agg_seal_list(kn_krec_list_t *l);
 
 /** Frees a Kinesis record's container and blob (not its records), updating the count. */
 void kn_krec_release(kn_agg_ctx_t *c, kn_krec_t *k);

@@ -192,6 +192,7 @@ typedef struct kn_krec_s {
     uint16_t retries;          /* attempts that failed so far */
     uint8_t throttled;         /* the latest attempt was throttled */
     uint8_t aggregated;        /* sent as an aggregate (blob may be freed since) */
+    uint8_t unsealed;          /* the blob's MD5 is not written yet (kn_agg_seal_list) */
     kn_kresult_t *result;      /* delivered: where (one reference) */
     int64_t done_us;           /* delivered: when the answer came */
     char ehk[KN_U128_DEC_MAX + 1]; /* aggregate: decimal hash key of the first record */
@@ -219,7 +220,9 @@ void kn_krec_free(kn_krec_t *k);
 /**
  * Takes the next user record of a delivered Kinesis record, giving it a
  * reference to the shared result, the attempt's times and the aggregated flag;
- * NULL when none is left (then free the container).
+ * NULL when none is left (then free the container). For inspecting outcomes:
+ * the report thread reads them from the container instead, without a write
+ * and an atomic reference per record.
  */
 kn_rec_t *kn_krec_take_delivered(kn_krec_t *k);
 /** Recomputes deadline and expiration as the minimum over the records. */

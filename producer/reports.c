@@ -48,9 +48,16 @@ static void take(kn_reports_t *r, kn_rec_list_t *failed, kn_krec_list_t *deliver
     r->pending = 0;
 }
 
-static void deliver(kn_reports_t *r, kn_rec_t *rec, int64_t latency_us) {
+/* Where and when a delivered record's Kinesis record landed; NULL for failures. */
+typedef struct {
+    const kn_kresult_t *result;
+    int64_t sent_us, done_us;
+    int aggregated;
+} landed_t;
+
+static void deliver(kn_reports_t *r, const kn_rec_t *rec, const landed_t *at, int64_t latency_us) {
     kn_producer_attempt_t stack[ATTEMPTS_ON_STACK], *att = stack;
-    const kn_kresult_t *res = rec->result;
+    const kn_kresult_t *res = at ? at->result : rec->result;
     size_t n = rec->nattempts + (res ? 1u : 0u);
     if (n > ATTEMPTS_ON_STACK && !(att = malloc(n * sizeof(*att)))) {
         att = stack; /* out of memory: report the first attempts only */
@@ -63,18 +70,20 @@ static void deliver(kn_reports_t *r, kn_rec_t *rec, int64_t latency_us) {
         att[i].duration_us = rec->attempts[i].duration_us;
     }
     if (res && i < n) {
+        int64_t sent = at ? at->sent_us : rec->sent_us, done = at ? at->done_us : rec->done_us;
         att[i].error = NULL;
-        att[i].start_us = rec->sent_us - rec->put_us;
-        att[i].duration_us = rec->done_us - rec->sent_us;
+        att[i].start_us = sent - rec->put_us;
+        att[i].duration_us = done - sent;
         i++;
     }
+    int aggregated = at ? at->aggregated : !!(rec->flags & KN_REC_AGGREGATED);
     kn_delivery_report_t rep = {
         .error = rec->error ? rec->error->err : NULL,
         .stream = kn_pstream_name(rec->stream),
         .shard_id = res ? res->shard_id : NULL,
         .sequence_number = res ? res->sequence_number : NULL,
-        .subsequence_number = (rec->flags & KN_REC_AGGREGATED) ? rec->subseq : 0,
-        .aggregated = !!(rec->flags & KN_REC_AGGREGATED),
+        .subsequence_number = aggregated ? rec->subseq : 0,
+        .aggregated = aggregated,
         .data = kn_rec_data(rec),
         .data_len = rec->data_len,
         .partition_key = kn_rec_pk(rec),
@@ -99,14 +108,18 @@ static void maybe_stats(kn_reports_t *r, int64_t now) {
     free(json);
 }
 
-/* Runs the callback of one record, frees it and counts what it held. */
-static void serve_one(kn_reports_t *r, kn_rec_t *rec, int64_t now, kn_release_t *rel) {
+/*
+ * Runs the callback of one record (`at`: where it landed, NULL for a failed
+ * one), frees it and counts what it held.
+ */
+static void serve_one(kn_reports_t *r, kn_rec_t *rec, const landed_t *at, int64_t now,
+                      kn_release_t *rel) {
     /* the list is cold by now: fetch the next record while this one is served */
     if (rec->next)
         __builtin_prefetch(rec->next);
     int64_t latency = now - rec->put_us;
     if (r->c.dr_fn)
-        deliver(r, rec, latency);
+        deliver(r, rec, at, latency);
     kn_pstats_count_report(r->c.stats, rec, latency);
     rel->records++;
     rel->bytes += (int64_t)kn_rec_alloc_size(rec->pk_len, rec->ehk_len, rec->data_len);
@@ -124,12 +137,18 @@ static int serve(kn_reports_t *r, kn_rec_list_t *failed, kn_krec_list_t *deliver
     kn_krec_t *k;
     kn_rec_t *rec;
     while ((k = kn_krec_list_pop(delivered))) {
-        for (; (rec = kn_krec_take_delivered(k)); n++)
-            serve_one(r, rec, now, &rel);
+        /* the records are read where the Kinesis record says, not written to */
+        landed_t at = {k->result, k->sent_us, k->done_us, k->aggregated};
+        for (kn_rec_t *next; (rec = k->recs.head); k->recs.head = next, n++) {
+            next = rec->next;
+            serve_one(r, rec, &at, now, &rel);
+        }
+        k->recs.tail = NULL;
+        k->recs.count = 0;
         kn_krec_free(k);
     }
     for (; (rec = kn_rec_list_pop(failed)); n++)
-        serve_one(r, rec, now, &rel);
+        serve_one(r, rec, NULL, now, &rel);
     if (n)
         r->c.released(r->c.released_arg, &rel);
     maybe_stats(r, now);

@@ -148,6 +148,7 @@ typedef struct {
     size_t size;
     int32_t *lat_ns; /* sampled put latencies */
     long nlat;
+    double cpu_s;    /* the thread's CPU time, measured as it ends */
 } worker_t;
 
 static void *worker(void *arg) {
@@ -171,6 +172,9 @@ static void *worker(void *arg) {
         }
     }
     free(data);
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    w->cpu_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
     return NULL;
 }
 
@@ -339,6 +343,10 @@ int main(int argc, char **argv) {
                lat[(size_t)(nlat * 0.50)] / 1000.0, lat[(size_t)(nlat * 0.99)] / 1000.0,
                lat[(size_t)(nlat * 0.999)] / 1000.0);
         printf("peak RSS: %.1f MB (%.1f MB at start)\n", peak_rss_kb() / 1024.0, rss0 / 1024.0);
+        double put_cpu = 0;
+        for (int i = 0; i < threads; i++)
+            put_cpu += w[i].cpu_s;
+        printf("CPU of the putting thread%s: %.2fs\n", threads > 1 ? "s" : "", put_cpu);
         thread_cpu();
         char *js = kn_producer_stats_json(p);
         printf("stats: %s\n", js);

@@ -539,6 +539,45 @@ START_TEST(check_many_and_decode_checked) {
 }
 END_TEST
 
+/* Unsealed aggregates get the same bytes as sealed ones once kn_agg_seal_many() ran. */
+START_TEST(finish_unsealed_then_seal_many) {
+    enum { N = KN_AGG_CHECK_CHUNK + 5 };
+    kn_agg_builder_t *b = kn_agg_builder_new();
+    uint8_t *sealed[N], *unsealed[N];
+    size_t lens[N];
+    for (int i = 0; i < N; i++) {
+        kn_agg_builder_reset(b);
+        for (int j = 0; j <= i % 9; j++) {
+            char pk[16];
+            snprintf(pk, sizeof(pk), "k%d", j);
+            ck_assert_int_eq(kn_agg_builder_add(b, pk, strlen(pk), NULL, 0, pk, strlen(pk), SIZE_MAX),
+                             KN_OK);
+        }
+        size_t size = kn_agg_builder_size(b), l1, l2;
+        sealed[i] = malloc(size);
+        unsealed[i] = malloc(size);
+        ck_assert_int_eq(kn_agg_builder_finish(b, sealed[i], size, &l1), KN_OK);
+        ck_assert_int_eq(kn_agg_builder_finish_unsealed(b, unsealed[i], size, &l2), KN_OK);
+        ck_assert_uint_eq(l1, l2);
+        lens[i] = l2;
+        ck_assert(!memcmp(sealed[i], unsealed[i], size - KN_AGG_DIGEST_LEN));
+    }
+    kn_agg_seal_many(unsealed, lens, N);
+    for (int i = 0; i < N; i++) {
+        ck_assert(!memcmp(sealed[i], unsealed[i], lens[i]));
+        free(sealed[i]);
+        free(unsealed[i]);
+    }
+    uint8_t small[8];
+    size_t len;
+    ck_assert_int_eq(kn_agg_builder_finish_unsealed(b, small, sizeof(small), &len), KN_ERR_TOO_LARGE);
+    ck_assert_int_eq(kn_agg_builder_finish_unsealed(NULL, small, sizeof(small), &len),
+                     KN_ERR_INVALID_ARG);
+    kn_agg_seal_many(NULL, NULL, 0);
+    kn_agg_builder_destroy(b);
+}
+END_TEST
+
 static Suite *agg_suite(void) {
     Suite *s = suite_create("agg");
     TCase *tc = tcase_create("core");
@@ -553,6 +592,7 @@ static Suite *agg_suite(void) {
     tcase_add_test(tc, every_truncation_fails_cleanly);
     tcase_add_test(tc, random_corruption_stays_in_bounds);
     tcase_add_test(tc, check_many_and_decode_checked);
+    tcase_add_test(tc, finish_unsealed_then_seal_many);
     suite_add_tcase(s, tc);
     return s;
 }

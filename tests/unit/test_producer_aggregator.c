@@ -248,6 +248,41 @@ START_TEST(rebuild_after_removal) {
 }
 END_TEST
 
+/* With deferred digests, blobs are valid only once kn_agg_seal_list() ran, also after a rebuild. */
+START_TEST(deferred_digests_sealed_together) {
+    enum { N = 3000 };
+    c.defer_digests = 1;
+    for (int i = 0; i < N; i++) {
+        char pk[16];
+        snprintf(pk, sizeof(pk), "key-%d", i % 13);
+        ck_assert_int_eq(kn_aggregator_add(&c, &a, mkrec(pk, NULL, 150, i & 0xff, i), &out), KN_OK);
+    }
+    ck_assert_int_eq(kn_aggregator_flush(&c, &a, &out), KN_OK);
+    ck_assert_uint_gt(out.count, KN_AGG_CHECK_CHUNK / 8); /* several aggregates */
+    kn_agg_decoder_t *d = kn_agg_decoder_new();
+    const kn_agg_record_t *recs;
+    size_t n;
+    for (kn_krec_t *k = out.head; k; k = k->next) {
+        ck_assert(k->unsealed);
+        ck_assert_int_eq(kn_agg_decode(d, k->blob, k->blob_len, &recs, &n), KN_ERR_CRC);
+    }
+    kn_agg_seal_list(&out);
+    for (kn_krec_t *k = out.head; k; k = k->next) {
+        ck_assert(!k->unsealed);
+        check_blob(d, k);
+    }
+    /* a rebuilt aggregate is unsealed again until the next seal */
+    kn_krec_t *k = out.head;
+    kn_rec_free(kn_rec_list_pop(&k->recs));
+    ck_assert_int_eq(kn_krec_rebuild(&c, k), KN_OK);
+    ck_assert(k->unsealed);
+    kn_agg_seal_list(&out);
+    check_blob(d, k);
+    kn_agg_decoder_destroy(d);
+    free_krecs(&c, &out);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("producer_aggregator");
     TCase *tc = tcase_create("core");
@@ -258,6 +293,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, disabled_sends_each_alone);
     tcase_add_test(tc, deadline_is_minimum_and_take_returns_records);
     tcase_add_test(tc, rebuild_after_removal);
+    tcase_add_test(tc, deferred_digests_sealed_together);
     suite_add_tcase(s, tc);
     return s;
 }
