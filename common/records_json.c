@@ -314,6 +314,15 @@ static int literal(rd_t *r, const char *word) {
     return 0;
 }
 
+/* After an item of an object or array: 1 at its end (consumed), 0 after a ',', -1 otherwise. */
+static int next_item(rd_t *r, char close) {
+    char next = peek(r);
+    r->p += next != 0;
+    if (next == close)
+        return 1;
+    return next == ',' ? 0 : syntax(r, close == '}' ? "',' or '}' expected" : "',' or ']' expected");
+}
+
 /* Checks any value at r->p (after whitespace) and moves past it. */
 static int skip_value(rd_t *r, int depth) {
     str_t s;
@@ -346,14 +355,9 @@ static int skip_value(rd_t *r, int depth) {
     for (;;) {
         if (c == '{' && (peek(r) != '"' || scan_string(r, &s) || expect(r, ':')))
             return syntax(r, "member expected");
-        if (skip_value(r, depth + 1))
-            return -1;
-        char next = peek(r);
-        r->p += next != 0;
-        if (next == close)
-            return 0;
-        if (next != ',')
-            return syntax(r, "',' expected");
+        int end = skip_value(r, depth + 1) ? -1 : next_item(r, close);
+        if (end)
+            return end < 0 ? -1 : 0;
     }
 }
 
@@ -385,12 +389,9 @@ static int each_member(rd_t *r, member_fn fn, void *ctx, int depth) {
             return syntax(r, "member name expected");
         if (scan_string(r, &key) || expect(r, ':') || fn(r, &key, ctx, depth))
             return -1;
-        char next = peek(r);
-        r->p += next != 0;
-        if (next == '}')
-            return 0;
-        if (next != ',')
-            return syntax(r, "',' or '}' expected");
+        int end = next_item(r, '}');
+        if (end)
+            return end < 0 ? -1 : 0;
     }
 }
 
@@ -477,24 +478,26 @@ static int record_member(rd_t *r, const str_t *name, void *ctx, int depth) {
     }
 }
 
+/* A required string member (as kn_json_str checks one): there, at most max bytes, not empty. */
+static int required(rd_t *r, const char *name, int present, const str_t *s, size_t max,
+                    size_t *len) {
+    if (!present)
+        return field(r, name, "is missing");
+    *len = unescape(s, NULL);
+    if (*len > max)
+        return field(r, name, "is too long");
+    return *len ? 0 : field(r, name, "is empty");
+}
+
 /* The checks the cJSON path makes (kn_json_str and measure_record), on one record. */
 static int check_record(rd_t *r, span_t *sp) {
     if (sp->has_data && sp->data.n > KN_KJ_MAX_RECORD_TEXT)
         return field(r, "Data", "is too long");
-    if (!sp->has_pk)
-        return field(r, "PartitionKey", "is missing");
-    sp->pk_len = unescape(&sp->pk, NULL);
-    if (sp->pk_len > KN_KJ_MAX_PARTITION_KEY_BYTES)
-        return field(r, "PartitionKey", "is too long");
-    if (!sp->pk_len)
-        return field(r, "PartitionKey", "is empty");
-    if (!sp->has_seq)
-        return field(r, "SequenceNumber", "is missing");
-    sp->seq_len = unescape(&sp->seq, NULL);
-    if (sp->seq_len > KN_KINESIS_MAX_SEQUENCE_NUMBER)
-        return field(r, "SequenceNumber", "is too long");
-    if (!sp->seq_len)
-        return field(r, "SequenceNumber", "is empty");
+    if (required(r, "PartitionKey", sp->has_pk, &sp->pk, KN_KJ_MAX_PARTITION_KEY_BYTES,
+                 &sp->pk_len) ||
+        required(r, "SequenceNumber", sp->has_seq, &sp->seq, KN_KINESIS_MAX_SEQUENCE_NUMBER,
+                 &sp->seq_len))
+        return -1;
     if (sp->has_ts && (sp->ts < 0 || sp->ts > TIMESTAMP_MAX_S))
         return field(r, "ApproximateArrivalTimestamp", "is not a plausible timestamp");
     if (sp->has_enc && unescape(&sp->enc, NULL) > KN_KJ_MAX_ENCRYPTION_TYPE)
@@ -559,12 +562,9 @@ static int records_array(rd_t *r, reply_t *rp, int depth) {
         memset(sp, 0, sizeof(*sp));
         if (each_member(r, record_member, sp, depth + 2) || check_record(r, sp))
             return -1;
-        char next = peek(r);
-        r->p += next != 0;
-        if (next == ']')
-            return 0;
-        if (next != ',')
-            return syntax(r, "',' or ']' expected");
+        int end = next_item(r, ']');
+        if (end)
+            return end < 0 ? -1 : 0;
     }
 }
 

@@ -425,6 +425,24 @@ int kct_http_reply(int fd, int status, const char *json) {
                ? -1 : 0;
 }
 
+void kct_script_serve(kn_test_server_t *srv, int fd, void *opaque) {
+    kct_script_t *s = opaque;
+    char req[8192];
+    const char *target, *body;
+    while (!kn_test_server_stopping(srv) && !kct_http_read(fd, req, sizeof(req), &target, &body)) {
+        pthread_mutex_lock(&s->mu);
+        const kct_step_t *st = s->next < s->n ? &s->steps[s->next] : NULL;
+        int ok = st && strstr(target, st->op);
+        if (s->next < KCT_SCRIPT_SEEN)
+            snprintf(s->seen[s->next], sizeof(s->seen[0]), "%s %s", target, body);
+        s->next++;
+        pthread_mutex_unlock(&s->mu);
+        if (kct_http_reply(fd, ok ? st->status : 500,
+                           ok ? st->reply : "{\"__type\":\"UnexpectedRequest\"}"))
+            return;
+    }
+}
+
 kn_dynamodb_t *kct_dynamodb(void) {
     kn_conf_t *conf = kn_conf_new();
     kn_error_t *e = NULL;

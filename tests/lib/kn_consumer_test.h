@@ -7,11 +7,13 @@
 #ifndef KN_CONSUMER_TEST_H
 #define KN_CONSUMER_TEST_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "kinesis/consumer.h"
 #include "kinesis/kinesis.h"
+#include "kn_test_server.h"
 
 /** A client for the kinesis-local peer (kn_test_require_peers() first). */
 kn_kinesis_t *kct_kinesis(void);
@@ -126,6 +128,30 @@ int kct_wait_worker(int pid, int64_t timeout_ms);
 int kct_http_read(int fd, char *req, size_t size, const char **target, const char **body);
 /** Writes an HTTP/1.1 reply with a JSON body; 0, or -1 when the peer went away. */
 int kct_http_reply(int fd, int status, const char *json);
+
+/** One scripted exchange: the operation expected (in X-Amz-Target) and the reply to give. */
+typedef struct kct_step_s {
+    const char *op;
+    int status;
+    const char *reply;
+} kct_step_t;
+
+#define KCT_SCRIPT_SEEN 16 /* requests whose target and body a script keeps */
+
+/** A scripted service: steps answered in order. Zero it, set steps and n. */
+typedef struct kct_script_s {
+    const kct_step_t *steps;
+    int n, next;                          /* next: requests received so far */
+    char seen[KCT_SCRIPT_SEEN][512];      /* "target body" of the first requests, in order */
+    pthread_mutex_t mu;                   /* initialise before serving */
+} kct_script_t;
+
+/**
+ * kn_test_server handler (opaque: a kct_script_t): answers each request with
+ * the next step when its target names the step's operation, else (or beyond
+ * the script) with a 500 UnexpectedRequest.
+ */
+void kct_script_serve(kn_test_server_t *srv, int fd, void *opaque);
 
 /** A DynamoDB client for dynalite. */
 struct kn_dynamodb_s *kct_dynamodb(void);

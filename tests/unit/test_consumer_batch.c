@@ -270,11 +270,17 @@ static keyset_t keyset(void) {
     return k;
 }
 
+/* The keyset, and an aggregate of its three keys in *agg. */
+static keyset_t keyset_agg(blob_t *agg) {
+    keyset_t ks = keyset();
+    make_keyed_agg(agg, ks.keys, NULL, 3);
+    return ks;
+}
+
 /* Every key within [start, end] (both bounds inclusive): the whole aggregate is delivered. */
 START_TEST(range_all_keys_inside) {
-    keyset_t ks = keyset();
     blob_t agg;
-    make_keyed_agg(&agg, ks.keys, NULL, 3);
+    keyset_t ks = keyset_agg(&agg);
     kn_record_t r[1] = {rec("100", agg.buf, agg.len, "a")};
     kn_batch_builder_t *b = kn_batch_builder_new();
     set_range(b, ks.lo, ks.hi);
@@ -295,9 +301,8 @@ END_TEST
  * also those before it; plain records around it are delivered.
  */
 START_TEST(range_one_key_outside_drops_aggregate) {
-    keyset_t ks = keyset();
     blob_t agg;
-    make_keyed_agg(&agg, ks.keys, NULL, 3);
+    keyset_t ks = keyset_agg(&agg);
     kn_record_t r[3] = {rec("100", "x", 1, "px"), rec("200", agg.buf, agg.len, "a"),
                         rec("300", "y", 1, "py")};
     kn_batch_builder_t *b = kn_batch_builder_new();
@@ -373,9 +378,8 @@ END_TEST
 
 /* Plain records and aggregates that do not decode are never dropped. */
 START_TEST(range_plain_records_never_dropped) {
-    keyset_t ks = keyset();
     blob_t agg;
-    make_keyed_agg(&agg, ks.keys, NULL, 3);
+    keyset_t ks = keyset_agg(&agg);
     agg.buf[agg.len - 1] ^= 0xff; /* MD5 mismatch: a plain record */
     kn_record_t r[2] = {rec("100", "x", 1, "outside-the-range"), rec("200", agg.buf, agg.len, "a")};
     kn_batch_builder_t *b = kn_batch_builder_new();
@@ -396,9 +400,8 @@ END_TEST
 
 /* Without a range (leases of older tables) nothing is checked; bad ranges are refused. */
 START_TEST(range_absent_or_invalid) {
-    keyset_t ks = keyset();
     blob_t agg;
-    make_keyed_agg(&agg, ks.keys, NULL, 3);
+    keyset_t ks = keyset_agg(&agg);
     kn_record_t r[1] = {rec("100", agg.buf, agg.len, "a")};
     kn_batch_builder_t *b = kn_batch_builder_new();
     const kn_user_record_t *u;

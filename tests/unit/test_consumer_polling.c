@@ -14,54 +14,20 @@
 #include "kn_test_server.h"
 #include "polling.h"
 
-#define MAX_STEPS 16
-
-/* One scripted exchange: the operation expected, the reply to give. */
-typedef struct {
-    const char *op; /* "GetShardIterator" or "GetRecords" */
-    int status;
-    const char *reply;
-} step_t;
-
-typedef struct {
-    const step_t *steps;
-    int n, next;
-    char seen[MAX_STEPS][512]; /* request bodies, in order */
-    pthread_mutex_t mu;
-} script_t;
-
-static void serve(kn_test_server_t *srv, int fd, void *opaque) {
-    script_t *s = opaque;
-    char req[8192];
-    const char *target, *body;
-    while (!kn_test_server_stopping(srv) && !kct_http_read(fd, req, sizeof(req), &target, &body)) {
-        pthread_mutex_lock(&s->mu);
-        const step_t *st = s->next < s->n ? &s->steps[s->next] : NULL;
-        int ok = st && strstr(target, st->op);
-        if (s->next < MAX_STEPS)
-            snprintf(s->seen[s->next], sizeof(s->seen[0]), "%s %s", target, body);
-        s->next++;
-        pthread_mutex_unlock(&s->mu);
-        if (kct_http_reply(fd, ok ? st->status : 500,
-                           ok ? st->reply : "{\"__type\":\"UnexpectedRequest\"}"))
-            return;
-    }
-}
-
 typedef struct {
     kn_test_server_t *srv;
     kn_kinesis_t *k;
     kn_retriever_t *r;
-    script_t script;
+    kct_script_t script;
 } rig_t;
 
-static void rig_start(rig_t *g, const step_t *steps, int n, const char *from) {
+static void rig_start(rig_t *g, const kct_step_t *steps, int n, const char *from) {
     memset(g, 0, sizeof(*g));
     kn_test_safe_env();
     pthread_mutex_init(&g->script.mu, NULL);
     g->script.steps = steps;
     g->script.n = n;
-    g->srv = kn_test_server_start(serve, &g->script);
+    g->srv = kn_test_server_start(kct_script_serve, &g->script);
     char url[64], err[256];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", kn_test_server_port(g->srv));
     kn_conf_t *conf = kn_conf_new();
@@ -96,7 +62,7 @@ static kn_err_t fetch(rig_t *g, kn_fetch_t *f) {
 #define REC(seq) "{\"SequenceNumber\":\"" seq "\",\"Data\":\"YQ==\",\"PartitionKey\":\"p\"}"
 
 START_TEST(expired_iterator_and_throttling) {
-    static const step_t steps[] = {
+    static const kct_step_t steps[] = {
         {"GetShardIterator", 200, IT("it-1")},
         {"GetRecords", 200, "{\"Records\":[" REC("100") "," REC("101") "],"
                             "\"NextShardIterator\":\"it-2\",\"MillisBehindLatest\":500}"},
@@ -153,7 +119,7 @@ START_TEST(expired_iterator_and_throttling) {
 END_TEST
 
 START_TEST(checkpoint_start_and_vanished_shard) {
-    static const step_t steps[] = {
+    static const kct_step_t steps[] = {
         {"GetShardIterator", 200, IT("it-1")},
         {"GetRecords", 400, "{\"__type\":\"ResourceNotFoundException\",\"message\":\"gone\"}"},
     };

@@ -12,34 +12,13 @@
 #include "kn_test.h"
 #include "kn_test_server.h"
 
-typedef struct {
-    const int *status;
-    const char *const *reply;
-    int n, next;
-    pthread_mutex_t mu;
-} script_t;
-
-static void serve(kn_test_server_t *srv, int fd, void *opaque) {
-    script_t *s = opaque;
-    char req[8192];
-    const char *target, *body;
-    while (!kn_test_server_stopping(srv) && !kct_http_read(fd, req, sizeof(req), &target, &body)) {
-        pthread_mutex_lock(&s->mu);
-        int i = s->next < s->n ? s->next++ : -1;
-        pthread_mutex_unlock(&s->mu);
-        int ok = i >= 0 && strstr(target, "GetRecords");
-        if (kct_http_reply(fd, ok ? s->status[i] : 500,
-                           ok ? s->reply[i] : "{\"__type\":\"UnexpectedRequest\"}"))
-            return;
-    }
-}
-
-/* GetRecords once against replies answered in order; *e gets the error, if any. */
-static kn_err_t get(const int *status, const char *const *reply, int n, int attempts,
-                    kn_get_records_result_t **out, kn_error_t **e) {
+/* GetRecords once against scripted replies; *e gets the error, if any. */
+static kn_err_t get(const kct_step_t *steps, int n, int attempts, kn_get_records_result_t **out,
+                    kn_error_t **e) {
     kn_test_safe_env();
-    script_t s = {status, reply, n, 0, PTHREAD_MUTEX_INITIALIZER};
-    kn_test_server_t *srv = kn_test_server_start(serve, &s);
+    kct_script_t s = {.steps = steps, .n = n};
+    pthread_mutex_init(&s.mu, NULL);
+    kn_test_server_t *srv = kn_test_server_start(kct_script_serve, &s);
     char url[64], err[256], tries[8];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", kn_test_server_port(srv));
     snprintf(tries, sizeof(tries), "%d", attempts);
@@ -54,19 +33,20 @@ static kn_err_t get(const int *status, const char *const *reply, int n, int atte
     kn_err_t rc = kn_kinesis_get_records(k, "iterator", 100, out, e);
     kn_kinesis_destroy(k);
     kn_test_server_stop(srv);
+    pthread_mutex_destroy(&s.mu);
     ck_assert_int_eq(s.next, n); /* every scripted reply was asked for */
     return rc;
 }
 
 START_TEST(reply_read_from_text) {
-    const int status[] = {200};
-    const char *const reply[] = {
-        "{\"Records\":[{\"SequenceNumber\":\"42\",\"Data\":\"aGVsbG8=\",\"PartitionKey\":\"k\","
-        "\"ApproximateArrivalTimestamp\":1700000000.5}],\"NextShardIterator\":\"next\","
-        "\"MillisBehindLatest\":7}"};
+    const kct_step_t steps[] = {
+        {"GetRecords", 200,
+         "{\"Records\":[{\"SequenceNumber\":\"42\",\"Data\":\"aGVsbG8=\",\"PartitionKey\":\"k\","
+         "\"ApproximateArrivalTimestamp\":1700000000.5}],\"NextShardIterator\":\"next\","
+         "\"MillisBehindLatest\":7}"}};
     kn_get_records_result_t *r = NULL;
     kn_error_t *e = NULL;
-    ck_assert_int_eq(get(status, reply, 1, 1, &r, &e), KN_OK);
+    ck_assert_int_eq(get(steps, 1, 1, &r, &e), KN_OK);
     ck_assert_ptr_null(e);
     ck_assert_uint_eq(r->record_count, 1);
     ck_assert_uint_eq(r->records[0].data_len, 5);
@@ -80,20 +60,20 @@ START_TEST(reply_read_from_text) {
 END_TEST
 
 START_TEST(error_replies_and_unreadable_ones) {
-    const int status[] = {400};
-    const char *const reply[] = {
-        "{\"__type\":\"ExpiredIteratorException\",\"message\":\"Iterator expired\"}"};
+    const kct_step_t expired[] = {
+        {"GetRecords", 400,
+         "{\"__type\":\"ExpiredIteratorException\",\"message\":\"Iterator expired\"}"}};
     kn_get_records_result_t *r = NULL;
     kn_error_t *e = NULL;
-    ck_assert_int_eq(get(status, reply, 1, 1, &r, &e), KN_ERR_EXPIRED_ITERATOR);
+    ck_assert_int_eq(get(expired, 1, 1, &r, &e), KN_ERR_EXPIRED_ITERATOR);
     ck_assert_ptr_null(r);
     ck_assert_str_eq(kn_error_type(e), "ExpiredIteratorException");
     kn_error_destroy(e);
     e = NULL;
-    const int ok[] = {200};
-    const char *const bad[] = {"{\"Records\":[{\"SequenceNumber\":\"1\",\"Data\":\"!!\","
-                               "\"PartitionKey\":\"k\"}]}"};
-    ck_assert_int_eq(get(ok, bad, 1, 3, &r, &e), KN_ERR_BAD_RESPONSE); /* not retried */
+    const kct_step_t bad[] = {
+        {"GetRecords", 200,
+         "{\"Records\":[{\"SequenceNumber\":\"1\",\"Data\":\"!!\",\"PartitionKey\":\"k\"}]}"}};
+    ck_assert_int_eq(get(bad, 1, 3, &r, &e), KN_ERR_BAD_RESPONSE); /* not retried */
     ck_assert_ptr_null(r);
     ck_assert_ptr_nonnull(strstr(kn_error_message(e), "'Data' is not valid base64"));
     ck_assert_int_eq(kn_error_http_status(e), 200);
@@ -103,11 +83,11 @@ START_TEST(error_replies_and_unreadable_ones) {
 END_TEST
 
 START_TEST(retried_before_decoding) {
-    const int status[] = {500, 200};
-    const char *const reply[] = {"{\"__type\":\"InternalFailure\"}", "{\"Records\":[]}"};
+    const kct_step_t steps[] = {{"GetRecords", 500, "{\"__type\":\"InternalFailure\"}"},
+                                {"GetRecords", 200, "{\"Records\":[]}"}};
     kn_get_records_result_t *r = NULL;
     kn_error_t *e = NULL;
-    ck_assert_int_eq(get(status, reply, 2, 2, &r, &e), KN_OK);
+    ck_assert_int_eq(get(steps, 2, 2, &r, &e), KN_OK);
     ck_assert_uint_eq(r->record_count, 0);
     ck_assert_ptr_null(r->next_shard_iterator);
     kn_get_records_result_destroy(r);
