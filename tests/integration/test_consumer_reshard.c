@@ -119,7 +119,22 @@ START_TEST(split_and_merge_while_records_flow) {
     }
     ck_assert_int_eq(got, put_count);
 
-    /* each parent completely before its children */
+    /*
+     * Each parent completely before its children: every parent record is first
+     * delivered before any child record. A later copy of a parent record is a
+     * duplicate (a worker whose lease was just taken may deliver one more batch
+     * before its next renewal tells it, as in the KCL), so each record counts at
+     * its first delivery, by whichever worker.
+     */
+    int64_t *first_ms = malloc((size_t)put_count * sizeof(*first_ms));
+    ck_assert_ptr_nonnull(first_ms);
+    for (int i = 0; i < put_count; i++)
+        first_ms[i] = -1;
+    for (size_t i = 0; i < n; i++) {
+        int id = lines[i].kind == 'R' ? atoi(lines[i].data + 2) : -1;
+        if (id >= 0 && id < put_count && (first_ms[id] < 0 || lines[i].ms < first_ms[id]))
+            first_ms[id] = lines[i].ms;
+    }
     l = shards(k, stream);
     ck_assert_int_eq(l->count, 5);
     int checked = 0;
@@ -135,10 +150,12 @@ START_TEST(split_and_merge_while_records_flow) {
             if (!parents[p])
                 continue;
             int64_t parent_last = -1;
-            for (size_t i = 0; i < n; i++)
-                if (lines[i].kind == 'R' && !strcmp(lines[i].shard, parents[p]) &&
-                    lines[i].ms > parent_last)
+            for (size_t i = 0; i < n; i++) {
+                int id = lines[i].kind == 'R' ? atoi(lines[i].data + 2) : -1;
+                if (id >= 0 && id < put_count && !strcmp(lines[i].shard, parents[p]) &&
+                    lines[i].ms == first_ms[id] && lines[i].ms > parent_last)
                     parent_last = lines[i].ms;
+            }
             if (child_first >= 0 && parent_last >= 0) {
                 ck_assert_msg(parent_last <= child_first,
                               "%s delivered at %lld, after its child %s started at %lld",
@@ -182,6 +199,7 @@ START_TEST(split_and_merge_while_records_flow) {
         unlink(logs[i]);
     }
     free(seen);
+    free(first_ms);
     free(lines);
     kct_delete_stream(k, stream);
     kn_kinesis_destroy(k);
