@@ -272,6 +272,8 @@ kn_consumer_t *kn_consumer_new(const kn_conf_t *conf, const kn_processor_t *proc
     atomic_init(&c->counters.records, 0);
     atomic_init(&c->counters.batches, 0);
     atomic_init(&c->counters.malformed_aggregates, 0);
+    atomic_init(&c->counters.dropped_aggregates, 0);
+    atomic_init(&c->counters.dropped_records, 0);
     c->proc = *processor;
     c->opaque = opaque;
     c->timestamp_ms = ts;
@@ -338,6 +340,9 @@ void kn_consumer_get_stats(kn_consumer_t *c, kn_consumer_stats_t *st) {
     st->batches_delivered = atomic_load(&c->counters.batches);
     st->dynamodb_calls = kn_lease_table_calls(c->lt);
     st->kinesis_calls = atomic_load(&c->kinesis_calls);
+    st->malformed_aggregates = atomic_load(&c->counters.malformed_aggregates);
+    st->dropped_aggregates = atomic_load(&c->counters.dropped_aggregates);
+    st->dropped_records = atomic_load(&c->counters.dropped_records);
 }
 
 void kn_consumer_destroy(kn_consumer_t *c) {

@@ -375,6 +375,7 @@ static void consume_exactly_once(const char *stream, int n, size_t expect_droppe
     }
     kn_consumer_shutdown(w);
     pthread_join(th, NULL);
+    kn_consumer_get_stats(w, &st); /* final counts, after the last batch */
     kn_consumer_destroy(w);
     fprintf(stderr, "consumer: %d of %d records, %d aggregates dropped\n",
             atomic_load(&c.ids_seen), n, atomic_load(&c.drop_lines));
@@ -382,6 +383,9 @@ static void consume_exactly_once(const char *stream, int n, size_t expect_droppe
         ck_assert_msg(atomic_load(&c.found[i]) == 1, "consumer: record %d delivered %d times", i,
                       atomic_load(&c.found[i]));
     ck_assert_int_eq(atomic_load(&c.drop_lines), (int)expect_dropped);
+    ck_assert_uint_eq(st.dropped_aggregates, expect_dropped); /* the public counter agrees */
+    ck_assert_uint_eq(st.dropped_records == 0, expect_dropped == 0);
+    ck_assert_uint_eq(st.malformed_aggregates, 0);
     free(c.found);
 }
 

@@ -148,6 +148,15 @@ typedef struct kn_consumer_stats_s {
     uint64_t leases_taken;    /**< successful takes, steals included */
     uint64_t leases_stolen;
     uint64_t leases_lost;
+    /** KPL aggregates that failed to decode and were delivered as plain records. */
+    uint64_t malformed_aggregates;
+    /**
+     * KPL aggregates dropped whole because a user record's hash key lies outside
+     * the shard's range (the KCL's rule: such copies were re-sent by the producer
+     * to the right shard), and the user records they held.
+     */
+    uint64_t dropped_aggregates;
+    uint64_t dropped_records;
 } kn_consumer_stats_t;
 
 /** Fills *stats. Thread-safe. */
