@@ -4,17 +4,8 @@
 # released), --from latest, usage errors. Records are written with Debian's boto3.
 set -euo pipefail
 
-if [[ -z "${KN_TEST_KINESIS_ENDPOINT:-}" || -z "${KN_TEST_DYNAMODB_ENDPOINT:-}" ]]; then
-    echo "peers not running (eval \"\$(tests/peers/peers.sh start)\"): skipped" >&2
-    exit 77
-fi
-KCAT="$KN_BUILD_DIR/bin/kinesis-cat"
-PY=/usr/bin/python3 # Debian's python, where python3-boto3 is installed
-export AWS_EC2_METADATA_DISABLED=true AWS_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=AKIDKINESISCATTEST AWS_SECRET_ACCESS_KEY=kinesis-cat-test-secret
-export AWS_ENDPOINT_URL_KINESIS="$KN_TEST_KINESIS_ENDPOINT"
-export AWS_ENDPOINT_URL_DYNAMODB="$KN_TEST_DYNAMODB_ENDPOINT"
-unset AWS_SESSION_TOKEN AWS_PROFILE
+# shellcheck source=../lib/kcat_test.sh
+. "$KN_SOURCE_DIR/tests/lib/kcat_test.sh"
 
 work=$(mktemp -d)
 stream="kcat-consume-$$"
@@ -28,32 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-ok() { echo "ok: $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL: $*"; failed=$((failed + 1)); }
-
-# put FROM TO: records "line-FROM".."line-(TO-1)" with partition keys "key-N".
-put() {
-    "$PY" - "$stream" "$1" "$2" <<'PYEOF'
-import os, sys, boto3
-stream, lo, hi = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-k = boto3.client("kinesis", endpoint_url=os.environ["AWS_ENDPOINT_URL_KINESIS"])
-recs = [{"Data": b"line-%d" % i, "PartitionKey": "key-%d" % i} for i in range(lo, hi)]
-while recs:
-    r = k.put_records(StreamName=stream, Records=recs[:100])
-    recs = [e for e, res in zip(recs[:100], r["Records"]) if "ErrorCode" in res] + recs[100:]
-PYEOF
-}
-
-# owners APP: the leaseOwner of every lease, "-" for none, one per line.
-owners() {
-    "$PY" - "$1" <<'PYEOF'
-import os, sys, boto3
-d = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
-for it in d.scan(TableName=sys.argv[1], ConsistentRead=True)["Items"]:
-    print(it.get("leaseOwner", {}).get("S", "-"))
-PYEOF
-}
+put() { kcat_put "$stream" "$1" "$2"; }
 
 "$KCAT" --create "$stream" --shards 2 >/dev/null
 put 0 100
@@ -101,8 +67,8 @@ bg_pid=
 [[ $rc -eq 0 ]] && ok "SIGTERM: exit 0" || bad "SIGTERM: exit $rc: $(<"$work/err3")"
 n=$(grep -c . "$work/out3" || true)
 [[ $n -eq 20 ]] && ok "SIGTERM run printed the 20 new records" || bad "SIGTERM run printed $n"
-if [[ $(owners "$stream-g" | sort -u) == "-" ]]; then ok "leases released on SIGTERM"; else
-    bad "owners after SIGTERM: $(owners "$stream-g" | tr '\n' ' ')"; fi
+if [[ $(kcat_owners "$stream-g" | sort -u) == "-" ]]; then ok "leases released on SIGTERM"; else
+    bad "owners after SIGTERM: $(kcat_owners "$stream-g" | tr '\n' ' ')"; fi
 rc=0
 timeout 120 "$KCAT" -C -s "$stream" -G "$stream-g" --exit-idle 2 >"$work/out4" 2>&1 || rc=$?
 [[ $rc -eq 0 && ! -s "$work/out4" ]] && ok "nothing printed again after the graceful stop" ||
