@@ -115,6 +115,18 @@ static kn_err_t send_alone(const kn_agg_ctx_t *c, kn_rec_t *r, kn_krec_list_t *o
     return rc;
 }
 
+/* Appends r to the open aggregate, pointing the record KN_AGG_AHEAD places
+ * back at it (that one was just written, so it is still in cache). */
+static void join(kn_aggregator_t *a, kn_rec_t *r) {
+    size_t i = a->recs.count % KN_AGG_AHEAD;
+    if (a->recs.count >= KN_AGG_AHEAD)
+        a->last[i]->ahead = r;
+    a->last[i] = r;
+    r->ahead = NULL;
+    r->subseq = (uint32_t)a->recs.count;
+    kn_rec_list_push(&a->recs, r);
+}
+
 static void track_times(kn_aggregator_t *a, const kn_rec_t *r) {
     if (r->deadline_us < a->deadline_us)
         a->deadline_us = r->deadline_us;
@@ -150,8 +162,7 @@ kn_err_t kn_aggregator_add(kn_agg_ctx_t *c, kn_aggregator_t *a, kn_rec_t *r, kn_
             if (alone > c->max_bytes)
                 return send_alone(c, r, out);
             /* A single record is not copied into a builder until a second one joins. */
-            r->subseq = 0;
-            kn_rec_list_push(&a->recs, r);
+            join(a, r);
             track_times(a, r);
             return KN_OK;
         }
@@ -169,8 +180,7 @@ kn_err_t kn_aggregator_add(kn_agg_ctx_t *c, kn_aggregator_t *a, kn_rec_t *r, kn_
         }
         kn_err_t rc = builder_add(a->b, r, c->max_bytes);
         if (rc == KN_OK) {
-            r->subseq = (uint32_t)a->recs.count;
-            kn_rec_list_push(&a->recs, r);
+            join(a, r);
             track_times(a, r);
             recount(c, a);
             return KN_OK;

@@ -42,9 +42,13 @@ typedef struct kn_agg_ctx_s {
     int defer_digests;     /* blobs are made unsealed; kn_agg_seal_list() digests them */
 } kn_agg_ctx_t;
 
+/** How far ahead a record's `ahead` hint points (see record.h). */
+#define KN_AGG_AHEAD 8
+
 /** One shard's open aggregate. Zero-initialised is empty. */
 typedef struct kn_aggregator_s {
     kn_rec_list_t recs;
+    kn_rec_t *last[KN_AGG_AHEAD]; /* the latest records joined, by index % KN_AGG_AHEAD */
     kn_agg_builder_t *b;   /* borrowed while recs.count >= 2 */
     int64_t counted;       /* bytes of b included in ctx->bytes */
     int64_t deadline_us;   /* min over recs; INT64_MAX when empty */

@@ -29,6 +29,7 @@
 #include "kinesis_api.h"
 #include "kinesis_json.h"
 #include "pipeline.h"
+#include "record_pool.h"
 #include "reports.h"
 #include "sender.h"
 #include "stats.h"
@@ -43,6 +44,10 @@
 /* While records keep arriving, the timers (linger, batches) run at least this
  * often rather than after every batch, so a backlog still fills aggregates. */
 #define PIPELINE_RUN_EVERY_US 10000
+
+/* Below this many blocks' worth of buffer.max.bytes, records are malloc()ed
+ * singly: a block's granularity would be coarse against so small a bound. */
+#define POOL_MIN_BLOCKS 64
 
 /* A partition key is at most 256 characters, so at most 4 * 256 bytes of UTF-8. */
 #define PK_MAX_BYTES (4 * KN_KINESIS_MAX_PARTITION_KEY)
@@ -63,6 +68,8 @@ struct kn_producer_s {
     pthread_mutex_t reg_lock;
     _Atomic(kn_pstream_t *) streams;
     atomic_llong nstreams;
+
+    kn_rec_pool_t *pool; /* where put() copies records */
 
     /* put -> pipeline: the FIFO's tail (producers) and head (pipeline thread) */
     _Atomic(kn_rec_t *) in_tail;
@@ -212,13 +219,14 @@ static kn_err_t check_key(const char *pk, size_t *len) {
     return units > KN_KINESIS_MAX_PARTITION_KEY ? KN_ERR_TOO_LARGE : KN_OK;
 }
 
-/* Reserves room for one record, waiting when configured to. */
+/* Reserves room for one record, waiting when configured to. Memory pinned in
+ * record blocks by reported records counts too: the bound is what is held. */
 static kn_err_t reserve(kn_producer_t *p, int64_t size) {
     int64_t deadline = 0;
     for (;;) {
         int64_t b = atomic_fetch_add(&p->held_bytes, size) + size;
         int64_t n = atomic_fetch_add(&p->held_records, 1) + 1;
-        if (b <= p->max_bytes && n <= p->max_records)
+        if (b + kn_rec_pool_pinned(p->pool) <= p->max_bytes && n <= p->max_records)
             return KN_OK;
         atomic_fetch_sub(&p->held_bytes, size);
         atomic_fetch_sub(&p->held_records, 1);
@@ -234,7 +242,7 @@ static kn_err_t reserve(kn_producer_t *p, int64_t size) {
         deadline_ts(&ts, deadline < now + 10000 ? deadline : now + 10000);
         atomic_fetch_add(&p->waiters, 1);
         pthread_mutex_lock(&p->wait_lock);
-        if (atomic_load(&p->held_bytes) + size > p->max_bytes ||
+        if (atomic_load(&p->held_bytes) + kn_rec_pool_pinned(p->pool) + size > p->max_bytes ||
             atomic_load(&p->held_records) + 1 > p->max_records)
             pthread_cond_timedwait(&p->wait_cond, &p->wait_lock, &ts);
         pthread_mutex_unlock(&p->wait_lock);
@@ -309,7 +317,8 @@ static kn_err_t put_checked(kn_producer_t *p, const char *stream, const char *pa
     int64_t size = (int64_t)kn_rec_alloc_size(pk_len, ehk_len, len);
     if ((rc = reserve(p, size)) != KN_OK)
         return rc;
-    kn_rec_t *r = kn_rec_new(partition_key, pk_len, explicit_hash_key, ehk_len, data, len, opaque);
+    kn_rec_t *r = kn_rec_pool_alloc(p->pool, partition_key, pk_len, explicit_hash_key, ehk_len,
+                                    data, len, opaque);
     if (!r) {
         atomic_fetch_sub(&p->held_bytes, size);
         atomic_fetch_sub(&p->held_records, 1);
@@ -493,6 +502,7 @@ static char *stats_json(void *arg) {
         .now_us = now_us(),
         .buffered_records = atomic_load(&p->held_records),
         .buffered_bytes = atomic_load(&p->held_bytes),
+        .pinned_bytes = kn_rec_pool_pinned(p->pool),
         .buffer_max_records = p->max_records,
         .buffer_max_bytes = p->max_bytes,
         .streams = atomic_load(&p->nstreams),
@@ -521,6 +531,7 @@ static void teardown(kn_producer_t *p) {
     kn_creds_destroy(p->creds);
     kn_reports_destroy(p->reports);
     kn_pipeline_destroy(p->pl);
+    kn_rec_pool_destroy(p->pool); /* every record is reported by now */
     free_streams(p);
     pthread_mutex_destroy(&p->reg_lock);
     pthread_mutex_destroy(&p->pl_lock);
@@ -568,7 +579,9 @@ kn_producer_t *kn_producer_new(kn_conf_t *conf, char *errstr, size_t errstr_size
 
     kn_error_t *err = NULL;
     char buf[512];
-    p->http = kn_http_new(conf, &err);
+    int pooled = p->max_bytes >= (int64_t)POOL_MIN_BLOCKS * KN_REC_POOL_BLOCK_BYTES;
+    p->pool = kn_rec_pool_new(pooled ? KN_REC_POOL_BLOCK_BYTES : 0, KN_REC_POOL_SPARE_BLOCKS);
+    p->http = p->pool ? kn_http_new(conf, &err) : NULL;
     p->creds = p->http ? kn_creds_new(conf) : NULL;
     p->kin = p->creds ? kn_kinesis_new_shared(conf, p->http, p->creds, &err) : NULL;
     if (!p->kin) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "record.h"
+#include "record_pool.h"
 
 kn_serr_t *kn_serr_new(kn_error_t *err) {
     if (!err)
@@ -54,11 +55,9 @@ void kn_kresult_unref(kn_kresult_t *r) {
         free(r);
 }
 
-kn_rec_t *kn_rec_new(const char *pk, size_t pk_len, const char *ehk, size_t ehk_len,
-                     const void *data, size_t data_len, void *opaque) {
-    kn_rec_t *r = malloc(kn_rec_alloc_size(pk_len, ehk_len, data_len));
-    if (!r)
-        return NULL;
+kn_rec_t *kn_rec_fill(void *mem, const char *pk, size_t pk_len, const char *ehk, size_t ehk_len,
+                      const void *data, size_t data_len, void *opaque) {
+    kn_rec_t *r = mem;
     memset(r, 0, sizeof(*r));
     r->opaque = opaque;
     r->data_len = (uint32_t)data_len;
@@ -79,15 +78,30 @@ kn_rec_t *kn_rec_new(const char *pk, size_t pk_len, const char *ehk, size_t ehk_
     return r;
 }
 
-void kn_rec_free(kn_rec_t *r) {
-    if (!r)
-        return;
+kn_rec_t *kn_rec_new(const char *pk, size_t pk_len, const char *ehk, size_t ehk_len,
+                     const void *data, size_t data_len, void *opaque) {
+    void *mem = malloc(kn_rec_alloc_size(pk_len, ehk_len, data_len));
+    return mem ? kn_rec_fill(mem, pk, pk_len, ehk, ehk_len, data, data_len, opaque) : NULL;
+}
+
+void kn_rec_drop_refs(kn_rec_t *r) {
     for (uint16_t i = 0; i < r->nattempts; i++)
         kn_serr_unref(r->attempts[i].err);
     free(r->attempts);
     kn_kresult_unref(r->result);
     kn_serr_unref(r->error);
-    free(r);
+    r->attempts = NULL;
+    r->nattempts = r->attempts_cap = 0;
+    r->result = NULL;
+    r->error = NULL;
+}
+
+void kn_rec_free(kn_rec_t *r) {
+    if (!r)
+        return;
+    kn_rec_release_run_t run = {0};
+    kn_rec_pool_release(&run, r);
+    kn_rec_pool_release_end(&run);
 }
 
 kn_err_t kn_rec_add_attempt(kn_rec_t *r, kn_serr_t *err, int64_t start_us, int64_t done_us) {

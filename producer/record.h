@@ -66,10 +66,16 @@ typedef struct kn_rec_attempt_s {
 #define KN_REC_AGGREGATED 0x2 /* delivered inside an aggregate (set when reported) */
 #define KN_REC_HASHED 0x4     /* hash is set (explicit hash key parsed, or MD5 computed) */
 
-struct kn_pstream_s; /* the pipeline's per-stream state */
+struct kn_pstream_s;    /* the pipeline's per-stream state */
+struct kn_rec_block_s;  /* record_pool.h */
 
 typedef struct kn_rec_s {
     struct kn_rec_s *next;
+    /* A record a few places further down the same Kinesis record, set when
+     * aggregated: the report side prefetches it, since a Kinesis record's user
+     * records are spread over memory. Only a hint: it may be stale. */
+    struct kn_rec_s *ahead;
+    struct kn_rec_block_s *block; /* the pool block holding it, NULL when malloc()ed alone */
     _Atomic(struct kn_rec_s *) qnext; /* the producer's put queue only */
     struct kn_pstream_s *stream;
     kn_u128_t hash;      /* explicit hash key, else MD5 of the partition key */
@@ -108,12 +114,17 @@ static inline size_t kn_rec_alloc_size(size_t pk_len, size_t ehk_len, size_t dat
 }
 
 /**
- * Allocates and fills a record (hash, times and stream left to the caller).
- * NULL when out of memory. Lengths must already be validated.
+ * Fills `mem` (kn_rec_alloc_size() bytes) as a record, hash, times, stream and
+ * block left to the caller, and returns it. Lengths must already be validated.
  */
+kn_rec_t *kn_rec_fill(void *mem, const char *pk, size_t pk_len, const char *ehk, size_t ehk_len,
+                      const void *data, size_t data_len, void *opaque);
+/** kn_rec_fill() on its own allocation. NULL when out of memory. */
 kn_rec_t *kn_rec_new(const char *pk, size_t pk_len, const char *ehk, size_t ehk_len,
                      const void *data, size_t data_len, void *opaque);
-/** Frees a record and drops its result, error and attempts. Accepts NULL. */
+/** Drops the record's result, error and attempts (not its memory). */
+void kn_rec_drop_refs(kn_rec_t *r);
+/** Drops the references and frees the record, or gives it back to its pool block. Accepts NULL. */
 void kn_rec_free(kn_rec_t *r);
 /** Appends a failed attempt (error reference taken). KN_ERR_NOMEM keeps the record intact. */
 kn_err_t kn_rec_add_attempt(kn_rec_t *r, kn_serr_t *err, int64_t start_us, int64_t done_us);

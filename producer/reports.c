@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "pipeline.h"
+#include "record_pool.h"
 #include "reports.h"
 
 /* Attempts described on the stack before the report needs the heap. */
@@ -108,23 +109,32 @@ static void maybe_stats(kn_reports_t *r, int64_t now) {
     free(json);
 }
 
+/* Header lines of a record the report side reads. */
+static void prefetch_rec(const kn_rec_t *rec) {
+    const char *p = (const char *)rec;
+    for (size_t off = 0; off < sizeof(kn_rec_t); off += 64)
+        __builtin_prefetch(p + off);
+}
+
 /*
  * Runs the callback of one record (`at`: where it landed, NULL for a failed
- * one), frees it and counts what it held.
+ * one), releases it and counts what it held.
  */
 static void serve_one(kn_reports_t *r, kn_rec_t *rec, const landed_t *at, int64_t now,
-                      kn_release_t *rel) {
-    /* the list is cold by now: fetch the next record while this one is served */
-    if (rec->next)
-        __builtin_prefetch(rec->next);
+                      kn_release_t *rel, kn_rec_release_run_t *run) {
+    /* The records are cold by now and a Kinesis record's are spread over
+     * memory: fetch one several places ahead while this one is served. */
+    if (rec->ahead)
+        prefetch_rec(rec->ahead);
+    else if (rec->next)
+        prefetch_rec(rec->next);
     int64_t latency = now - rec->put_us;
     if (r->c.dr_fn)
         deliver(r, rec, at, latency);
     kn_pstats_count_report(r->c.stats, rec, latency);
     rel->records++;
-    rel->bytes += (int64_t)kn_rec_alloc_size(rec->pk_len, rec->ehk_len, rec->data_len);
     rel->per_epoch[rec->epoch % KN_FLUSH_EPOCHS]++;
-    kn_rec_free(rec);
+    rel->bytes += kn_rec_pool_release(run, rec);
 }
 
 /* Serves a taken queue: delivered entries one by one (their records are still
@@ -132,6 +142,7 @@ static void serve_one(kn_reports_t *r, kn_rec_t *rec, const landed_t *at, int64_
 static int serve(kn_reports_t *r, kn_rec_list_t *failed, kn_krec_list_t *delivered) {
     kn_release_t rel;
     memset(&rel, 0, sizeof(rel));
+    kn_rec_release_run_t run = {0};
     int64_t now = r->c.now_us();
     int n = 0;
     kn_krec_t *k;
@@ -141,14 +152,15 @@ static int serve(kn_reports_t *r, kn_rec_list_t *failed, kn_krec_list_t *deliver
         landed_t at = {k->result, k->sent_us, k->done_us, k->aggregated};
         for (kn_rec_t *next; (rec = k->recs.head); k->recs.head = next, n++) {
             next = rec->next;
-            serve_one(r, rec, &at, now, &rel);
+            serve_one(r, rec, &at, now, &rel, &run);
         }
         k->recs.tail = NULL;
         k->recs.count = 0;
         kn_krec_free(k);
     }
     for (; (rec = kn_rec_list_pop(failed)); n++)
-        serve_one(r, rec, NULL, now, &rel);
+        serve_one(r, rec, NULL, now, &rel, &run);
+    kn_rec_pool_release_end(&run); /* before the bound is told: pinned bytes count */
     if (n)
         r->c.released(r->c.released_arg, &rel);
     maybe_stats(r, now);

@@ -103,6 +103,7 @@ char *kn_pstats_json(const kn_pstats_t *s, const kn_pipeline_stats_t *pl, const 
         num(b, "bytes", v->buffered_bytes);
         num(b, "aggregate_bytes", ld(&pl->agg_bytes));
         num(b, "request_bytes", ld(&pl->body_bytes));
+        num(b, "pinned_bytes", v->pinned_bytes);
         num(b, "max_records", v->buffer_max_records);
         num(b, "max_bytes", v->buffer_max_bytes);
     }

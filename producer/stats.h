@@ -56,6 +56,7 @@ void kn_pstats_count_report(kn_pstats_t *s, const kn_rec_t *r, int64_t latency_u
 typedef struct kn_pstats_view_s {
     int64_t now_us;
     int64_t buffered_records, buffered_bytes;
+    int64_t pinned_bytes;
     int64_t buffer_max_records, buffer_max_bytes;
     int64_t streams;
 } kn_pstats_view_t;
