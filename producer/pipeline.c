@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "pipeline.h"
+#include "record_pool.h"
 
 #define FAC "producer"
 
@@ -20,6 +21,8 @@ typedef struct kn_pshard_s {
     int64_t queue_expire;    /* lower bound of the expirations in queue and retry */
     int64_t inflight;        /* entries in requests in flight */
     int in_batch;            /* entries in the stream's collector */
+    int stalled;             /* waits for the rate limiter or a backoff: entries queued
+                              * until it is idle again leave their pool blocks */
 } kn_pshard_t;
 
 struct kn_pstream_s {
@@ -175,6 +178,55 @@ static void fail_one(kn_pipeline_t *pl, kn_rec_t *r, kn_err_t code, const char *
     kn_serr_unref(e);
 }
 
+/* ------------------------------------------------------------ waiting records */
+
+/*
+ * Records that will wait (a retry's backoff, a rate-limited or blocked shard, a
+ * shard map that failed to load) move out of their pool blocks, so a slow
+ * record does not keep the block of records that moved on alive and counted
+ * against the memory bound (record_pool.h). Never for entries in flight: the
+ * transport may be reading a plain record's data.
+ */
+static void evict_recs(kn_pipeline_t *pl, kn_rec_list_t *l) {
+    long long n = 0;
+    kn_rec_t *prev = NULL;
+    for (kn_rec_t *r = l->head; r; r = r->next) {
+        kn_rec_t *moved = kn_rec_pool_evict(r);
+        if (moved == r) {
+            prev = r;
+            continue;
+        }
+        n++;
+        if (prev)
+            prev->next = moved;
+        else
+            l->head = moved;
+        if (l->tail == r)
+            l->tail = moved;
+        prev = r = moved;
+    }
+    if (n)
+        stat_add(&pl->stats.evicted, n);
+}
+
+static void evict_krec(kn_pipeline_t *pl, kn_krec_t *k) {
+    if (k->evicted)
+        return;
+    k->evicted = 1;
+    evict_recs(pl, &k->recs);
+}
+
+/* The shard has to wait: what it has queued, and what joins it until it is idle, waits too. */
+static void stall(kn_pipeline_t *pl, kn_pshard_t *sh) {
+    if (sh->stalled)
+        return;
+    sh->stalled = 1;
+    for (kn_krec_t *k = sh->queue.head; k; k = k->next)
+        evict_krec(pl, k);
+    for (kn_krec_t *k = sh->retry.head; k; k = k->next)
+        evict_krec(pl, k);
+}
+
 /* ------------------------------------------------------------ shards */
 
 static void activate(kn_pstream_t *s, kn_pshard_t *sh) {
@@ -207,7 +259,9 @@ static kn_pshard_t *shard_new(kn_pipeline_t *pl, kn_pstream_t *s, const char *id
     return sh;
 }
 
-static void queue_entry(kn_pshard_t *sh, kn_krec_t *k, int front) {
+static void queue_entry(kn_pipeline_t *pl, kn_pshard_t *sh, kn_krec_t *k, int front) {
+    if (sh->stalled)
+        evict_krec(pl, k);
     k->shard = sh;
     k->shard_id = sh->id;
     if (front)
@@ -304,7 +358,7 @@ static void route(kn_pipeline_t *pl, kn_pstream_t *s, kn_rec_t *r, int64_t now_u
         fail_one(pl, r, KN_ERR_NOMEM, "no memory to aggregate the record", now_us);
     kn_krec_t *k;
     while ((k = kn_krec_list_pop(&out)))
-        queue_entry(sh, k, 0);
+        queue_entry(pl, sh, k, 0);
     if (sh->agg.recs.count)
         activate(s, sh);
 }
@@ -364,6 +418,8 @@ static void list_failed(kn_pipeline_t *pl, kn_pstream_t *s, const kn_error_t *er
     /* A stream that does not exist or may not be read will not get better by waiting. */
     if (err && !kn_error_is_retriable(err))
         fail_waiting(pl, s, err, now_us);
+    else
+        evict_recs(pl, &s->waiting);
 }
 
 static void list_request(kn_pipeline_t *pl, kn_pstream_t *s, const char *next_token,
@@ -565,8 +621,10 @@ static void put_done(kn_pipeline_t *pl, req_t *q, int64_t now_us) {
             kn_krec_release(&pl->agg, k);
         } else if (pl->conf.strict) {
             /* one entry per shard in flight, so this is the shard's oldest: it goes first */
-            queue_entry(sh, k, 1);
+            evict_krec(pl, k);
+            queue_entry(pl, sh, k, 1);
         } else {
+            evict_krec(pl, k);
             kn_krec_list_push(&sh->retry, k);
             sh->queue_expire = min64(sh->queue_expire, k->expire_us);
             activate(s, sh);
@@ -722,16 +780,21 @@ static int64_t feed(kn_pipeline_t *pl, kn_pstream_t *s, kn_pshard_t *sh, int64_t
         kn_krec_list_t *list;
         kn_krec_t *prev, *k;
         int64_t wait;
-        if (!(k = next_entry(sh, now_us, &list, &prev, &wait)))
+        if (!(k = next_entry(sh, now_us, &list, &prev, &wait))) {
+            if (wait != INT64_MAX && sh->queue.count)
+                stall(pl, sh); /* strict: a retry's backoff holds the queue */
             return wait;
+        }
         if (!kn_collector_fits(&s->coll, k)) {
             s->coll_full = 1;
             if (!send_batch(pl, s, now_us))
                 return INT64_MAX;
             continue;
         }
-        if (!kn_limiter_try_take(&sh->lim, 1, (int64_t)k->wire_bytes, now_us))
+        if (!kn_limiter_try_take(&sh->lim, 1, (int64_t)k->wire_bytes, now_us)) {
+            stall(pl, sh);
             return kn_limiter_ready_at(&sh->lim, 1, (int64_t)k->wire_bytes, now_us);
+        }
         kn_krec_list_remove(list, prev, k);
         kn_collector_add(&s->coll, k);
         s->coll_expire = min64(s->coll_expire, k->expire_us);
@@ -750,7 +813,7 @@ static int64_t shard_step(kn_pipeline_t *pl, kn_pstream_t *s, kn_pshard_t *sh, i
                 next = now_us + 1000; /* out of memory: try again shortly */
             kn_krec_t *k;
             while ((k = kn_krec_list_pop(&out)))
-                queue_entry(sh, k, 0);
+                queue_entry(pl, sh, k, 0);
         } else {
             next = min64(a->deadline_us, a->expire_us);
         }
@@ -789,6 +852,7 @@ static int64_t stream_step(kn_pipeline_t *pl, kn_pstream_t *s, int64_t now_us, i
         next = min64(next, shard_step(pl, s, sh, now_us, flushing));
         if (shard_idle(sh)) {
             sh->active = 0;
+            sh->stalled = 0;
             *pp = sh->next_active;
         } else {
             pp = &sh->next_active;

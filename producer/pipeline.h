@@ -92,6 +92,7 @@ typedef struct kn_pipeline_stats_s {
     atomic_llong inflight;          /* requests in flight now */
     atomic_llong agg_bytes;         /* aggregate bytes held (open builders and blobs) */
     atomic_llong body_bytes;        /* estimated request bodies of requests in flight */
+    atomic_llong evicted;           /* user records moved out of their pool block to wait */
 } kn_pipeline_stats_t;
 
 /** The pipeline's state for one stream (the producer's registry holds the name). */

@@ -204,6 +204,7 @@ typedef struct kn_krec_s {
     uint8_t throttled;         /* the latest attempt was throttled */
     uint8_t aggregated;        /* sent as an aggregate (blob may be freed since) */
     uint8_t unsealed;          /* the blob's MD5 is not written yet (kn_agg_seal_list) */
+    uint8_t evicted;           /* its records left their pool blocks (pipeline.c) */
     kn_kresult_t *result;      /* delivered: where (one reference) */
     int64_t done_us;           /* delivered: when the answer came */
     char ehk[KN_U128_DEC_MAX + 1]; /* aggregate: decimal hash key of the first record */

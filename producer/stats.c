@@ -104,6 +104,7 @@ char *kn_pstats_json(const kn_pstats_t *s, const kn_pipeline_stats_t *pl, const 
         num(b, "aggregate_bytes", ld(&pl->agg_bytes));
         num(b, "request_bytes", ld(&pl->body_bytes));
         num(b, "pinned_bytes", v->pinned_bytes);
+        num(b, "evicted_records", ld(&pl->evicted));
         num(b, "max_records", v->buffer_max_records);
         num(b, "max_bytes", v->buffer_max_bytes);
     }
