@@ -39,7 +39,7 @@
 
 /* Records taken from the put queue per pipeline pass: big enough to amortise
  * the pass, small enough that they are still in cache when aggregated. */
-#define PIPELINE_BATCH 4096
+#define PIPELINE_BATCH 512
 
 /* While records keep arriving, the timers (linger, batches) run at least this
  * often rather than after every batch, so a backlog still fills aggregates. */
