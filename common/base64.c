@@ -11,6 +11,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_AVX2_PATH 1
+#endif
+
 /* The character of a 6-bit value, as a constant expression. */
 #define B64_CHAR(x)                                                                        \
     ((x) < 26 ? 'A' + (x) : (x) < 52 ? 'a' + (x)-26 : (x) < 62 ? '0' + (x)-52 : (x) == 62 ? '+' : '/')
@@ -57,6 +62,45 @@ static void put3(uint8_t *o, uint32_t v) {
     o[2] = (uint8_t)v;
 }
 
+#ifdef HAVE_AVX2_PATH
+/*
+ * 24 input bytes to 32 characters per step with AVX2, after W. Mula and
+ * D. Lemire, "Faster Base64 Encoding and Decoding Using AVX2 Instructions"
+ * (2018): each 32-bit lane gets one 3-byte group as bytes [b1 b0 b2 b1], two
+ * multiplies move the four 6-bit fields into the four bytes, and a 16-entry
+ * table of offsets turns them into characters. Reads 4 bytes past each group
+ * of 24 (so it stops 32 bytes before the end); the scalar loop does the rest.
+ * Returns the input bytes consumed (a multiple of 3).
+ */
+__attribute__((target("avx2"))) static size_t encode_avx2(const uint8_t *p, size_t n, char *o) {
+    const __m256i spread = _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10, 1,
+                                            0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
+    const __m256i offsets = _mm256_setr_epi8(
+        'a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+        '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0, 'a' - 26, '0' - 52, '0' - 52, '0' - 52,
+        '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63,
+        'A', 0, 0);
+    size_t i = 0;
+    for (; i + 32 <= n; i += 24, o += 32) {
+        __m128i lo = _mm_loadu_si128((const __m128i *)(p + i));
+        __m128i hi = _mm_loadu_si128((const __m128i *)(p + i + 12));
+        __m256i v = _mm256_shuffle_epi8(_mm256_set_m128i(hi, lo), spread);
+        __m256i ac = _mm256_mulhi_epu16(_mm256_and_si256(v, _mm256_set1_epi32(0x0fc0fc00)),
+                                        _mm256_set1_epi32(0x04000040));
+        __m256i bd = _mm256_mullo_epi16(_mm256_and_si256(v, _mm256_set1_epi32(0x003f03f0)),
+                                        _mm256_set1_epi32(0x01000010));
+        __m256i idx = _mm256_or_si256(ac, bd); /* one 6-bit value per byte */
+        /* 0..25 -> 13, 26..51 -> 0, 52..61 -> 1..10, 62 -> 11, 63 -> 12 */
+        __m256i sel = _mm256_subs_epu8(idx, _mm256_set1_epi8(51));
+        sel = _mm256_or_si256(sel, _mm256_and_si256(_mm256_cmpgt_epi8(_mm256_set1_epi8(26), idx),
+                                                     _mm256_set1_epi8(13)));
+        __m256i chars = _mm256_add_epi8(idx, _mm256_shuffle_epi8(offsets, sel));
+        _mm256_storeu_si256((__m256i *)o, chars);
+    }
+    return i;
+}
+#endif
+
 kn_err_t kn_base64_encode(const void *in, size_t n, char *out, size_t out_size, size_t *out_len) {
     if ((!in && n) || !out)
         return KN_ERR_INVALID_ARG;
@@ -66,6 +110,12 @@ kn_err_t kn_base64_encode(const void *in, size_t n, char *out, size_t out_size, 
     const uint8_t *p = in;
     char *o = out;
     size_t i = 0;
+#ifdef HAVE_AVX2_PATH
+    if (n >= 64 && __builtin_cpu_supports("avx2")) {
+        i = encode_avx2(p, n, o);
+        o += i / 3 * 4;
+    }
+#endif
     for (; i + 6 <= n; i += 6) { /* two quanta per round: fewer loop tests */
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
         uint32_t w = (uint32_t)p[i + 3] << 16 | (uint32_t)p[i + 4] << 8 | p[i + 5];
