@@ -3,7 +3,9 @@
  * test answers them, and time is whatever the test passes. Covers map waiting,
  * aggregation per shard, the 500 / 5 MiB / 1 MiB limits, linger, TTL, partial
  * failures, wrong-shard re-routing, the rate limiter, strict ordering under
- * retries, the in-flight limit and abort with requests in flight.
+ * retries, the in-flight limit and abort with requests in flight, and records
+ * from a pool leaving their blocks when they have to wait (retry backoff, rate
+ * limiter, strict ordering behind a retry, a failed ListShards).
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "agg.h"
 #include "kn_test.h"
 #include "pipeline.h"
+#include "record_pool.h"
 
 #define MS 1000
 #define MAXKEY "340282366920938463463374607431768211455"
@@ -174,14 +177,22 @@ static void stop(void) {
     reset_fake();
 }
 
-/* A record put at `t` with linger 100 ms and TTL `ttl_ms`. */
-static kn_rec_t *put(const char *pk, const char *ehk, size_t len, int64_t t, int64_t ttl_ms) {
-    uint8_t buf[1100000];
-    ck_assert_uint_le(len, sizeof(buf));
-    int n = snprintf((char *)buf, sizeof(buf), "%s#%llu", pk, (unsigned long long)seq);
-    if ((size_t)n < len)
-        memset(buf + n, 'x', len - (size_t)n);
-    kn_rec_t *r = kn_rec_new(pk, strlen(pk), ehk, ehk ? strlen(ehk) : 0, buf, len, NULL);
+/* The data of the record numbered `n` with key pk: "pk#n", padded with 'x' to len. */
+static void fill_data(uint8_t *buf, size_t cap, const char *pk, uint64_t n, size_t len) {
+    int w = snprintf((char *)buf, cap, "%s#%llu", pk, (unsigned long long)n);
+    if ((size_t)w < len)
+        memset(buf + w, 'x', len - (size_t)w);
+}
+
+/* A record from `pool` (NULL: malloc()ed alone, like kn_rec_new) put at `t`
+ * with linger 100 ms and TTL `ttl_ms`. */
+static kn_rec_t *pool_put(kn_rec_pool_t *pool, const char *pk, const char *ehk, size_t len,
+                          int64_t t, int64_t ttl_ms) {
+    static uint8_t buf[1100000];
+    ck_assert_uint_le(len, sizeof(buf) - 64);
+    fill_data(buf, sizeof(buf), pk, seq, len);
+    kn_rec_t *r = kn_rec_pool_alloc(pool, pk, strlen(pk), ehk, ehk ? strlen(ehk) : 0, buf, len,
+                                    NULL);
     ck_assert_ptr_nonnull(r);
     if (ehk) {
         kn_u128_parse_decimal(ehk, strlen(ehk), &r->hash);
@@ -197,6 +208,71 @@ static kn_rec_t *put(const char *pk, const char *ehk, size_t len, int64_t t, int
     kn_pipeline_add(pl, &l, t);
     return r;
 }
+
+/* A record malloc()ed alone (never moved by the pipeline), put like pool_put(). */
+static kn_rec_t *put(const char *pk, const char *ehk, size_t len, int64_t t, int64_t ttl_ms) {
+    return pool_put(NULL, pk, ehk, len, t, ttl_ms);
+}
+
+/* Whether r still holds the bytes it was put with (the pipeline numbers records
+ * in put order, as put() does, so r->seq names them). */
+static int data_intact(const kn_rec_t *r) {
+    uint8_t *want = malloc(r->data_len + 64);
+    fill_data(want, r->data_len + 64, kn_rec_pk(r), r->seq, r->data_len);
+    int same = !memcmp(want, kn_rec_data(r), r->data_len);
+    free(want);
+    return same;
+}
+
+/* Checks delivered records (no error, a result, their bytes intact; a record
+ * that failed an attempt waited its backoff out of its block) and returns how
+ * many left their pool block. */
+static size_t check_delivered(const kn_rec_list_t *l) {
+    size_t moved = 0;
+    for (const kn_rec_t *x = l->head; x; x = x->next) {
+        ck_assert_ptr_null(x->error);
+        ck_assert_ptr_nonnull(x->result);
+        ck_assert_msg(data_intact(x), "record %llu: data changed", (unsigned long long)x->seq);
+        if (x->nattempts)
+            ck_assert_ptr_null(x->block);
+        moved += !x->block;
+    }
+    return moved;
+}
+
+/* Per partition key, delivered records carry increasing sequence numbers in
+ * put order (increasing subsequence numbers inside one aggregate). Sorts l. */
+static void check_key_order(kn_rec_list_t *l) {
+    struct {
+        const char *pk, *sn;
+        uint32_t sub;
+    } last[16];
+    size_t nkeys = 0;
+    kn_rec_list_sort_seq(l);
+    for (const kn_rec_t *x = l->head; x; x = x->next) {
+        ck_assert_ptr_null(x->error);
+        ck_assert_ptr_nonnull(x->result);
+        const char *sn = x->result->sequence_number;
+        size_t k = 0;
+        while (k < nkeys && strcmp(last[k].pk, kn_rec_pk(x)))
+            k++;
+        if (k == nkeys) {
+            ck_assert_uint_lt(nkeys, sizeof(last) / sizeof(last[0]));
+            last[nkeys++].pk = kn_rec_pk(x);
+        } else {
+            const char *prev = last[k].sn;
+            int cmp = strlen(sn) != strlen(prev) ? (strlen(sn) > strlen(prev) ? 1 : -1)
+                                                 : strcmp(sn, prev);
+            ck_assert_msg(cmp > 0 || (cmp == 0 && x->subseq > last[k].sub),
+                          "key %s record %llu out of order", kn_rec_pk(x),
+                          (unsigned long long)x->seq);
+        }
+        last[k].sn = sn;
+        last[k].sub = x->subseq;
+    }
+}
+
+static long long evicted(void) { return atomic_load(&kn_pipeline_stats(pl)->evicted); }
 
 /* Width of the high 64 bits of each of n equal ranges (n a power of two); 0 for n = 1. */
 static uint64_t width(int n) { return n == 1 ? 0 : UINT64_MAX / (uint64_t)n + 1; }
@@ -226,6 +302,13 @@ static void answer_list(size_t i, int nshards) {
     ck_assert_uint_lt(i, nlists);
     lists[i].answered = 1;
     kn_pipeline_list_done(lists[i].ticket, shard_list(nshards), NULL);
+}
+
+/* Answers ListShards request i with an error. */
+static void fail_list_req(size_t i, const kn_error_t *e) {
+    ck_assert_uint_lt(i, nlists);
+    lists[i].answered = 1;
+    kn_pipeline_list_done(lists[i].ticket, NULL, e);
 }
 
 /* The shard a hash key belongs to in an n-shard map. */
@@ -442,8 +525,7 @@ START_TEST(ttl_while_map_missing) {
     run(0, 0);
     /* ListShards keeps failing (retriable): records wait, then expire at their TTL */
     kn_error_t *e = kn_error_new(KN_ERR_TRANSPORT, "refused");
-    lists[0].answered = 1;
-    kn_pipeline_list_done(lists[0].ticket, NULL, e);
+    fail_list_req(0, e);
     int64_t next = run(10 * MS, 0);
     ck_assert_int_eq(next, 1000 * MS); /* first expiry before the 1 s map backoff */
     run(1000 * MS, 0);
@@ -452,8 +534,7 @@ START_TEST(ttl_while_map_missing) {
     ck_assert_uint_eq(nlists, 1);
     run(1010 * MS, 0); /* backoff over: another ListShards */
     ck_assert_uint_eq(nlists, 2);
-    lists[1].answered = 1;
-    kn_pipeline_list_done(lists[1].ticket, NULL, e);
+    fail_list_req(1, e);
     kn_error_destroy(e);
     run(1500 * MS, 0);
     ck_assert_uint_eq(done.count, 2);
@@ -466,8 +547,7 @@ START_TEST(ttl_while_map_missing) {
     put("k", NULL, 10, 0, 30000);
     run(0, 0);
     e = kn_error_from_service(400, "ResourceNotFoundException", "Stream s1 not found", NULL);
-    lists[0].answered = 1;
-    kn_pipeline_list_done(lists[0].ticket, NULL, e);
+    fail_list_req(0, e);
     kn_error_destroy(e);
     run(5 * MS, 0);
     ck_assert_uint_eq(done.count, 1);
@@ -587,24 +667,13 @@ START_TEST(rate_limiter_per_shard) {
 }
 END_TEST
 
-START_TEST(strict_order_under_retries) {
-    kn_pipeline_conf_t c = base_conf();
-    c.strict = 1;
-    c.aggregation_max_bytes = 200; /* small aggregates: many entries per shard */
-    start_ready(c, 2);
-    const int N = 300;
-    kn_rec_t *r[300];
-    char pk[16];
-    for (int i = 0; i < N; i++) {
-        snprintf(pk, sizeof(pk), "key%d", i % 5);
-        r[i] = put(pk, NULL, 30, i * MS, 30000);
-    }
-    /* answer requests as they come; fail every third entry (throttled or 5xx, or the
-       whole request) and check order of delivery per key */
+/* Strict mode over two shards: runs from `t`, answering requests as they come
+ * (every seventh times out whole, every third of the others fails its first
+ * entry, throttled or 5xx) until `want` records are done. */
+static void answer_strict_until(size_t want, int64_t t) {
     size_t answered = 0;
-    int64_t t = 300 * MS;
     int rounds = 0;
-    while (done.count < (size_t)N && rounds++ < 10000) {
+    while (done.count < want && rounds++ < 10000) {
         int64_t next = run(t, 1);
         while (answered < nreqs) {
             freq_t *q = &reqs[answered];
@@ -633,24 +702,28 @@ START_TEST(strict_order_under_retries) {
         }
         t = next > t ? next : t + 1;
     }
-    ck_assert_uint_eq(done.count, (size_t)N);
-    /* per key: sequence numbers increase in put order */
-    for (int k = 0; k < 5; k++) {
-        const char *prev_sn = NULL;
-        uint32_t prev_sub = 0;
-        for (int i = k; i < N; i += 5) {
-            ck_assert_ptr_null(r[i]->error);
-            const char *sn = r[i]->result->sequence_number;
-            if (prev_sn) {
-                int cmp = strlen(sn) != strlen(prev_sn) ? (strlen(sn) > strlen(prev_sn) ? 1 : -1)
-                                                        : strcmp(sn, prev_sn);
-                ck_assert_msg(cmp > 0 || (cmp == 0 && r[i]->subseq > prev_sub),
-                              "key %d record %d out of order", k, i);
-            }
-            prev_sn = sn;
-            prev_sub = r[i]->subseq;
-        }
+    ck_assert_uint_eq(done.count, want);
+}
+
+static kn_pipeline_conf_t strict_conf(void) {
+    kn_pipeline_conf_t c = base_conf();
+    c.strict = 1;
+    c.aggregation_max_bytes = 200; /* small aggregates: many entries per shard */
+    return c;
+}
+
+START_TEST(strict_order_under_retries) {
+    start_ready(strict_conf(), 2);
+    const int N = 300;
+    char pk[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(pk, sizeof(pk), "key%d", i % 5);
+        put(pk, NULL, 30, i * MS, 30000);
     }
+    /* fail entries and whole requests along the way; per key, sequence numbers
+       increase in put order */
+    answer_strict_until((size_t)N, 300 * MS);
+    check_key_order(&done);
     ck_assert_int_gt(atomic_load(&kn_pipeline_stats(pl)->retries), 0);
     free_done();
     stop();
@@ -798,6 +871,364 @@ START_TEST(paged_list_shards) {
 }
 END_TEST
 
+/* ---- records from a pool: those that have to wait leave their blocks ---- */
+
+static kn_rec_pool_t *pool;
+
+static void pool_start(void) {
+    pool = kn_rec_pool_new(KN_REC_POOL_BLOCK_BYTES, 4);
+    ck_assert_ptr_nonnull(pool);
+}
+
+/* After stop(): every record is released, so the pool can go (ASan would see a
+ * block kept alive by a record nobody released, or a record used after). */
+static void pool_stop(void) {
+    kn_rec_pool_destroy(pool);
+    pool = NULL;
+}
+
+static size_t rec_size(const kn_rec_t *r) {
+    return kn_rec_alloc_size(r->pk_len, r->ehk_len, r->data_len);
+}
+
+/* Runs from t in 10 ms steps, answering every new request successfully, until
+ * `want` records are done; returns the time reached. */
+static int64_t deliver_until(size_t want, int64_t t, int nshards) {
+    for (int i = 0; done.count < want && i < 1000; i++, t += 10 * MS) {
+        run(t, 1);
+        for (size_t q = 0; q < nreqs; q++)
+            if (!reqs[q].answered)
+                answer_ok(q, nshards);
+    }
+    run(t, 0);
+    ck_assert_uint_eq(done.count, want);
+    return t;
+}
+
+START_TEST(evicts_on_partial_failure) {
+    kn_pipeline_conf_t c = base_conf();
+    c.aggregation_enabled = 0;
+    pool_start();
+    start_ready(c, 1);
+    kn_rec_t *r[4];
+    int64_t sizes = 0;
+    char pk[8];
+    for (int i = 0; i < 4; i++) {
+        snprintf(pk, sizeof(pk), "a%d", i);
+        r[i] = pool_put(pool, pk, NULL, 10, 0, 30000);
+        sizes += (int64_t)rec_size(r[i]);
+    }
+    struct kn_rec_block_s *blk = r[0]->block;
+    ck_assert_ptr_nonnull(blk);
+    for (int i = 1; i < 4; i++)
+        ck_assert_ptr_eq(r[i]->block, blk); /* put order: one block */
+    const int64_t failed_bytes = (int64_t)(rec_size(r[1]) + rec_size(r[2]));
+    run(0, 1);
+    ck_assert_uint_eq(nreqs, 1);
+    ck_assert_uint_eq(reqs[0].n, 4);
+    ck_assert_int_eq(evicted(), 0); /* in flight: never moved */
+    ck_assert_int_eq(kn_rec_pool_pinned(pool), 0);
+
+    int fail[2] = {1, 2};
+    answer(0, "ProvisionedThroughputExceededException", fail, 2, 1);
+    int64_t next = run(10 * MS, 0);
+    /* the delivered ones stayed in their block; the two retried ones left it */
+    ck_assert_uint_eq(done.count, 2);
+    ck_assert_ptr_eq(done.head, r[0]);
+    ck_assert_ptr_eq(done.tail, r[3]);
+    ck_assert_ptr_eq(r[0]->block, blk);
+    ck_assert_ptr_eq(r[3]->block, blk);
+    ck_assert_uint_eq(check_delivered(&done), 0);
+    ck_assert_int_eq(evicted(), 2);
+    /* the originals are released into the still-living block: pinned */
+    ck_assert_int_eq(kn_rec_pool_pinned(pool), failed_bytes);
+    free_done();
+    ck_assert_int_eq(kn_rec_pool_pinned(pool), sizes); /* the block is still the current one */
+
+    /* retire the block (the next allocation does not fit) and release the rest of
+       it: it goes back although the retried records are still waiting */
+    static uint8_t filler[8000];
+    kn_rec_t *f[16];
+    size_t nf = 0;
+    do {
+        ck_assert_uint_lt(nf, 16);
+        f[nf] = kn_rec_pool_alloc(pool, "f", 1, NULL, 0, filler, sizeof(filler), NULL);
+        ck_assert_ptr_nonnull(f[nf]);
+    } while (f[nf++]->block == blk);
+    for (size_t i = 0; i + 1 < nf; i++)
+        kn_rec_free(f[i]);
+    ck_assert_int_eq(kn_rec_pool_pinned(pool), 0);
+    kn_rec_free(f[nf - 1]);
+
+    /* the resends (each entry after its own backoff) carry the evicted copies,
+       bytes intact */
+    ck_assert_int_gt(next, 10 * MS);
+    size_t resent = 0;
+    for (int64_t t = next; resent < 2 && t < next + 5000 * MS; t += MS) {
+        run(t, 0);
+        for (; nreqs > 1 + resent; resent++) {
+            fentry_t *e = &reqs[1 + resent].e[0];
+            ck_assert_uint_eq(reqs[1 + resent].n, 1);
+            size_t j = !strcmp(e->pk, "a1") ? 1 : 2;
+            ck_assert_str_eq(e->pk, reqs[0].e[j].pk);
+            ck_assert_uint_eq(e->len, reqs[0].e[j].len);
+            ck_assert_mem_eq(e->data, reqs[0].e[j].data, e->len);
+            answer_ok(1 + resent, 1);
+        }
+    }
+    ck_assert_uint_eq(resent, 2);
+    ck_assert_str_ne(reqs[1].e[0].pk, reqs[2].e[0].pk);
+    deliver_until(2, next + 5000 * MS, 1);
+    ck_assert_uint_eq(check_delivered(&done), 2);
+    for (kn_rec_t *x = done.head; x; x = x->next) {
+        ck_assert_ptr_ne(x, r[1]);
+        ck_assert_ptr_ne(x, r[2]);
+        ck_assert_uint_eq(x->nattempts, 1);
+        ck_assert_str_eq(kn_error_type(x->attempts[0].err->err),
+                         "ProvisionedThroughputExceededException");
+    }
+    ck_assert_int_eq(evicted(), 2); /* copies are not moved again */
+    free_done();
+    stop();
+
+    /* an aggregate waiting out its backoff off-block, two of its records expiring
+       meanwhile: it is rebuilt from the moved copies and resent with their bytes */
+    start_ready(base_conf(), 1);
+    for (int i = 0; i < 4; i++) {
+        snprintf(pk, sizeof(pk), "g%d", i);
+        pool_put(pool, pk, NULL, 10, 0, i < 2 ? 150 : 30000);
+    }
+    run(100 * MS, 0);
+    ck_assert_uint_eq(nreqs, 1);
+    ck_assert_uint_eq(reqs[0].n, 1);
+    int first[1] = {0};
+    answer(0, "InternalFailure", first, 1, 1);
+    run(110 * MS, 0);
+    ck_assert_uint_eq(nreqs, 1); /* in backoff */
+    ck_assert_int_eq(evicted(), 4);
+    run(150 * MS, 0);
+    ck_assert_uint_eq(done.count, 2);
+    for (kn_rec_t *x = done.head; x; x = x->next) {
+        ck_assert_int_eq(kn_error_code(x->error->err), KN_ERR_RECORD_EXPIRED);
+        ck_assert_ptr_null(x->block);
+        ck_assert(data_intact(x));
+    }
+    free_done();
+    for (int64_t t = 150 * MS; nreqs < 2 && t < 1000 * MS; t += MS)
+        run(t, 0);
+    ck_assert_uint_eq(nreqs, 2);
+    ck_assert_uint_eq(reqs[1].n, 1);
+    kn_agg_decoder_t *d = kn_agg_decoder_new();
+    const kn_agg_record_t *ur;
+    size_t nur;
+    ck_assert_int_eq(kn_agg_decode(d, reqs[1].e[0].data, reqs[1].e[0].len, &ur, &nur), KN_OK);
+    ck_assert_uint_eq(nur, 2);
+    for (size_t i = 0; i < nur; i++) {
+        uint8_t want[64];
+        snprintf(pk, sizeof(pk), "g%zu", i + 2);
+        fill_data(want, sizeof(want), pk, i + 2, 10);
+        ck_assert_uint_eq(ur[i].data_len, 10);
+        ck_assert_mem_eq(ur[i].data, want, 10);
+        ck_assert_uint_eq(ur[i].partition_key_len, 2);
+        ck_assert_mem_eq(ur[i].partition_key, pk, 2);
+    }
+    kn_agg_decoder_destroy(d);
+    answer_ok(1, 1);
+    deliver_until(2, 1000 * MS, 1);
+    ck_assert_uint_eq(check_delivered(&done), 2);
+    check_key_order(&done);
+    free_done();
+    stop();
+    pool_stop();
+}
+END_TEST
+
+START_TEST(evicts_while_rate_limited) {
+    kn_pipeline_conf_t c = base_conf();
+    c.aggregation_enabled = 0;
+    c.rate_limit_percent = 100; /* 1000 Kinesis records per second per shard */
+    pool_start();
+    start_ready(c, 2);
+    /* shard 0 gets more than its bucket holds, shard 1 a few */
+    for (int i = 0; i < 1200; i++)
+        pool_put(pool, "hot", "0", 10, 0, 30000);
+    for (int i = 0; i < 10; i++)
+        pool_put(pool, "cold", MAXKEY, 10, 0, 30000);
+    run(0, 1);
+    size_t sent = 0;
+    for (size_t i = 0; i < nreqs; i++)
+        sent += reqs[i].n;
+    ck_assert_uint_eq(sent, 1010);
+    ck_assert_int_eq(evicted(), 200); /* what shard 0 holds back */
+    /* while shard 0 waits, what joins it waits too; shard 1 goes on */
+    for (int i = 0; i < 5; i++)
+        pool_put(pool, "hot", "0", 10, 1 * MS, 30000);
+    for (int i = 0; i < 5; i++)
+        pool_put(pool, "cold", MAXKEY, 10, 1 * MS, 30000);
+    ck_assert_int_eq(evicted(), 205);
+    int64_t t = deliver_until(1220, 1 * MS, 2);
+    ck_assert_uint_eq(check_delivered(&done), 205);
+    for (kn_rec_t *x = done.head; x; x = x->next) {
+        int hot = !strcmp(kn_rec_pk(x), "hot");
+        /* the first 1000 of shard 0 went out at once */
+        ck_assert_msg(!x->block == (hot && x->seq >= 1000), "record %llu (%s) block %p",
+                      (unsigned long long)x->seq, kn_rec_pk(x), (void *)x->block);
+    }
+    free_done();
+    ck_assert_int_eq(evicted(), 205);
+
+    /* shard 0 is idle again: new records stay in their blocks */
+    t += 2000 * MS; /* the bucket is full again */
+    for (int i = 0; i < 10; i++)
+        pool_put(pool, "hot", "0", 10, t, 30000);
+    deliver_until(10, t, 2);
+    ck_assert_uint_eq(check_delivered(&done), 0);
+    ck_assert_int_eq(evicted(), 205);
+    free_done();
+    stop();
+    pool_stop();
+}
+END_TEST
+
+START_TEST(evicts_waiting_records_after_list_failure) {
+    pool_start();
+    start(base_conf());
+    char pk[8];
+    for (int i = 0; i < 6; i++) {
+        snprintf(pk, sizeof(pk), "k%d", i % 3);
+        pool_put(pool, pk, NULL, 10, 0, 30000);
+    }
+    run(0, 0);
+    ck_assert_uint_eq(nlists, 1);
+    ck_assert_int_eq(evicted(), 0);
+    ck_assert_int_eq(kn_rec_pool_pinned(pool), 0);
+    /* a retriable ListShards failure: the records wait for the next try off their block */
+    kn_error_t *e = kn_error_new(KN_ERR_TRANSPORT, "refused");
+    fail_list_req(0, e);
+    run(10 * MS, 0);
+    ck_assert_int_eq(evicted(), 6);
+    ck_assert_int_gt(kn_rec_pool_pinned(pool), 0); /* the originals, in the current block */
+    /* records arriving meanwhile wait behind them; the next failure moves them too,
+       and only them */
+    pool_put(pool, "k0", NULL, 10, 20 * MS, 30000);
+    pool_put(pool, "k1", NULL, 10, 20 * MS, 30000);
+    run(1010 * MS, 0);
+    ck_assert_uint_eq(nlists, 2);
+    fail_list_req(1, e);
+    kn_error_destroy(e);
+    run(1020 * MS, 0);
+    ck_assert_int_eq(evicted(), 8);
+    ck_assert_uint_eq(nreqs, 0);
+    ck_assert_uint_eq(done.count, 0);
+    /* the map arrives: delivered whole and in order per key */
+    run(2520 * MS, 0);
+    ck_assert_uint_eq(nlists, 3);
+    answer_list(2, 2);
+    deliver_until(8, 2530 * MS, 2);
+    ck_assert_uint_eq(check_delivered(&done), 8);
+    check_key_order(&done);
+    ck_assert_int_eq(evicted(), 8);
+    free_done();
+    stop();
+
+    /* shutting down while they wait: the moved copies fail and are freed like any */
+    start(base_conf());
+    for (int i = 0; i < 3; i++)
+        pool_put(pool, "k", NULL, 10, 0, 30000);
+    run(0, 0);
+    e = kn_error_new(KN_ERR_TRANSPORT, "refused");
+    fail_list_req(0, e);
+    kn_error_destroy(e);
+    run(10 * MS, 0);
+    ck_assert_int_eq(evicted(), 3);
+    e = kn_error_new(KN_ERR_SHUTDOWN, "producer destroyed");
+    ck_assert_uint_eq(kn_pipeline_abort(pl, e, 20 * MS), 0);
+    kn_error_destroy(e);
+    take_done();
+    ck_assert_uint_eq(done.count, 3);
+    for (kn_rec_t *x = done.head; x; x = x->next) {
+        ck_assert_int_eq(kn_error_code(x->error->err), KN_ERR_SHUTDOWN);
+        ck_assert_ptr_null(x->block);
+        ck_assert(data_intact(x));
+    }
+    free_done();
+    stop();
+
+    /* a stream that does not exist: its records fail where they are */
+    start(base_conf());
+    for (int i = 0; i < 3; i++)
+        pool_put(pool, "k", NULL, 10, 0, 30000);
+    run(0, 0);
+    e = kn_error_from_service(400, "ResourceNotFoundException", "Stream s1 not found", NULL);
+    fail_list_req(0, e);
+    kn_error_destroy(e);
+    run(5 * MS, 0);
+    ck_assert_uint_eq(done.count, 3);
+    for (kn_rec_t *x = done.head; x; x = x->next) {
+        ck_assert_int_eq(kn_error_code(x->error->err), KN_ERR_RESOURCE_NOT_FOUND);
+        ck_assert_ptr_nonnull(x->block);
+        ck_assert(data_intact(x));
+    }
+    ck_assert_int_eq(evicted(), 0);
+    free_done();
+    stop();
+    pool_stop();
+}
+END_TEST
+
+START_TEST(strict_mode_evicts_behind_backoff) {
+    kn_pipeline_conf_t c = strict_conf();
+    c.aggregation_enabled = 0; /* one record per entry: easy to follow */
+    c.rate_limit_percent = 100000; /* keep the limiter out of this test */
+    pool_start();
+    start_ready(c, 1);
+    for (int i = 0; i < 5; i++)
+        pool_put(pool, "same", NULL, 10, 0, 30000);
+    run(0, 1);
+    ck_assert_uint_eq(nreqs, 1);
+    ck_assert_uint_eq(reqs[0].n, 1); /* strict: one entry of the shard in flight */
+    ck_assert_int_eq(evicted(), 0);
+    int fail[1] = {0};
+    answer(0, "InternalFailure", fail, 1, 1);
+    /* the retry goes back to the head in backoff: it and everything behind it wait */
+    run(10 * MS, 1);
+    ck_assert_uint_eq(nreqs, 1);
+    ck_assert_int_eq(evicted(), 5);
+    pool_put(pool, "same", NULL, 10, 20 * MS, 30000); /* joins the held queue */
+    ck_assert_int_eq(evicted(), 6);
+    int64_t t = deliver_until(6, 20 * MS, 1);
+    ck_assert_uint_eq(nreqs, 7); /* one at a time, the retry first */
+    ck_assert_uint_eq(check_delivered(&done), 6);
+    check_key_order(&done);
+    free_done();
+    /* idle again: a new record stays in its block */
+    pool_put(pool, "same", NULL, 10, t, 30000);
+    deliver_until(1, t, 1);
+    ck_assert_uint_eq(check_delivered(&done), 0);
+    ck_assert_int_eq(evicted(), 6);
+    free_done();
+    stop();
+
+    /* many keys, aggregates over two shards, failures along the way: every retried
+       record left its block, every moved record is counted once, order per key holds */
+    start_ready(strict_conf(), 2);
+    const int N = 300;
+    char pk[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(pk, sizeof(pk), "key%d", i % 5);
+        pool_put(pool, pk, NULL, 30, i * MS, 30000);
+    }
+    answer_strict_until((size_t)N, 300 * MS);
+    size_t moved = check_delivered(&done);
+    ck_assert_uint_gt(moved, 0);
+    ck_assert_int_eq(evicted(), (long long)moved);
+    check_key_order(&done);
+    free_done();
+    stop();
+    pool_stop();
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("producer_pipeline");
     TCase *tc = tcase_create("core");
@@ -816,6 +1247,10 @@ static Suite *suite(void) {
     tcase_add_test(tc, abort_with_requests_in_flight);
     tcase_add_test(tc, send_refused_is_a_failed_request);
     tcase_add_test(tc, paged_list_shards);
+    tcase_add_test(tc, evicts_on_partial_failure);
+    tcase_add_test(tc, evicts_while_rate_limited);
+    tcase_add_test(tc, evicts_waiting_records_after_list_failure);
+    tcase_add_test(tc, strict_mode_evicts_behind_backoff);
     suite_add_tcase(s, tc);
     return s;
 }
