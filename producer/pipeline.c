@@ -33,6 +33,7 @@ struct kn_pstream_s {
     kn_pstream_t *pl_next;
     kn_shard_map_t map;
     int listing;             /* a ListShards fetch is in progress */
+    int list_backoff;        /* the last fetch failed: records wait out a backoff */
     kn_shard_list_t *pages;  /* shards of the pages received so far */
     kn_rec_list_t waiting;   /* records waiting for the map, or to be routed again */
     int64_t waiting_expire;
@@ -288,7 +289,13 @@ static void shard_take_all(kn_pipeline_t *pl, kn_pshard_t *sh, kn_rec_list_t *ou
 
 /* ------------------------------------------------------------ routing */
 
-static void wait_for_map(kn_pstream_t *s, kn_rec_t *r) {
+static void wait_for_map(kn_pipeline_t *pl, kn_pstream_t *s, kn_rec_t *r) {
+    if (s->list_backoff) {
+        kn_rec_t *moved = kn_rec_pool_evict(r); /* it will wait long: see evict_recs */
+        if (moved != r)
+            stat_add(&pl->stats.evicted, 1);
+        r = moved;
+    }
     kn_rec_list_push(&s->waiting, r);
     s->waiting_expire = min64(s->waiting_expire, r->expire_us);
 }
@@ -342,7 +349,7 @@ static void route(kn_pipeline_t *pl, kn_pstream_t *s, kn_rec_t *r, int64_t now_u
         r->flags |= KN_REC_HASHED;
     }
     if (s->map.state != KN_SHARD_MAP_READY || s->waiting.count) {
-        wait_for_map(s, r);
+        wait_for_map(pl, s, r);
         return;
     }
     long idx = kn_shard_map_lookup(&s->map, r->hash);
@@ -350,7 +357,7 @@ static void route(kn_pipeline_t *pl, kn_pstream_t *s, kn_rec_t *r, int64_t now_u
     if (!sh) {
         /* cannot happen with a validated map; refresh rather than guess */
         kn_shard_map_invalidate(&s->map, INT64_MAX);
-        wait_for_map(s, r);
+        wait_for_map(pl, s, r);
         return;
     }
     kn_krec_list_t out = {0};
@@ -416,10 +423,12 @@ static void list_failed(kn_pipeline_t *pl, kn_pstream_t *s, const kn_error_t *er
                 s->name, (long long)((s->map.next_update_us - now_us) / 1000),
                 kn_error_format(err, buf, sizeof(buf)));
     /* A stream that does not exist or may not be read will not get better by waiting. */
-    if (err && !kn_error_is_retriable(err))
+    if (err && !kn_error_is_retriable(err)) {
         fail_waiting(pl, s, err, now_us);
-    else
+    } else {
+        s->list_backoff = 1;
         evict_recs(pl, &s->waiting);
+    }
 }
 
 static void list_request(kn_pipeline_t *pl, kn_pstream_t *s, const char *next_token,
@@ -635,7 +644,7 @@ static void put_done(kn_pipeline_t *pl, req_t *q, int64_t now_us) {
     } else if (out.reroute.count) {
         kn_rec_t *r;
         while ((r = kn_rec_list_pop(&out.reroute)))
-            wait_for_map(s, r);
+            wait_for_map(pl, s, r);
     }
     if (out.stale_map && kn_shard_map_invalidate(&s->map, q->sent_us))
         KN_LOG_INFO(&pl->log, FAC, "stream %s: records landed on unexpected shards; "
@@ -832,6 +841,7 @@ static int64_t stream_step(kn_pipeline_t *pl, kn_pstream_t *s, int64_t now_us, i
     int64_t next = INT64_MAX;
     if (!s->listing && kn_shard_map_update_due(&s->map, now_us)) {
         s->listing = 1;
+        s->list_backoff = 0;
         kn_shard_map_update_started(&s->map);
         list_request(pl, s, NULL, now_us);
     }
