@@ -141,7 +141,16 @@ static kn_rec_t *merge_seq(kn_rec_t *a, kn_rec_t *b) {
     return head.next;
 }
 
+static int sorted_by_seq(const kn_rec_list_t *l) {
+    for (const kn_rec_t *r = l->head; r && r->next; r = r->next)
+        if (r->next->seq < r->seq)
+            return 0;
+    return 1;
+}
+
 void kn_rec_list_sort_seq(kn_rec_list_t *l) {
+    if (sorted_by_seq(l))
+        return; /* the usual case: records that waited for a first shard map */
     /* bottom-up merge sort: run lengths 1, 2, 4, ... */
     for (size_t width = 1; width < l->count; width *= 2) {
         kn_rec_t *rest = l->head, *out = NULL, *out_tail = NULL;
