@@ -2,10 +2,14 @@
  * The public producer: validation and the lock-light put() handoff, the memory
  * bound, the pipeline thread, flush and shutdown.
  *
- * put() pushes onto an intrusive multi-producer single-consumer FIFO (D.
- * Vyukov's: one atomic exchange per push, no lock, no allocation); the pipeline
- * thread pops records in put order, a batch at a time, touching each record
- * once. The pipeline is only signalled when it sleeps.
+ * put() checks the memory bound, takes room in the record pool and counts the
+ * record for flush under one short mutex (put_lock; one lock instead of an
+ * atomic operation per counter: together they were most of put()'s own time),
+ * copies the record outside it, then pushes it onto an intrusive
+ * multi-producer single-consumer FIFO (D. Vyukov's: one atomic exchange per
+ * push, no lock, no allocation); the pipeline thread pops records in put order,
+ * a batch at a time, touching each record once. The pipeline is only signalled
+ * when it sleeps.
  *
  * Flush accounting: each record carries the flush epoch current at its put();
  * flush() opens a new epoch and waits until the records of older epochs are
@@ -69,15 +73,18 @@ struct kn_producer_s {
     _Atomic(kn_pstream_t *) streams;
     atomic_llong nstreams;
 
+    /* Written under put_lock only (atomic so that anyone may read them without it):
+     * the memory bound's counters, the flush counters, and the pool's allocations. */
+    pthread_mutex_t put_lock;
+    atomic_llong held_bytes, held_records;
+    atomic_llong outstanding[KN_FLUSH_EPOCHS];
     kn_rec_pool_t *pool; /* where put() copies records */
 
     /* put -> pipeline: the FIFO's tail (producers) and head (pipeline thread) */
     _Atomic(kn_rec_t *) in_tail;
     kn_rec_t *in_head;
     kn_rec_t in_stub;
-    atomic_llong held_bytes, held_records;
     atomic_ullong epoch;
-    atomic_llong outstanding[KN_FLUSH_EPOCHS];
     atomic_int flushers;
     atomic_int closing;
 
@@ -159,14 +166,22 @@ static void wake_waiters(kn_producer_t *p) {
     pthread_mutex_unlock(&p->wait_lock);
 }
 
+/* Adds to a counter written under put_lock only: no atomic read-modify-write needed. */
+static void add_locked(atomic_llong *c, int64_t v) {
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+}
+
 /* The report side gave memory back. */
 static void released(void *arg, const kn_release_t *rel) {
     kn_producer_t *p = arg;
-    atomic_fetch_sub(&p->held_bytes, rel->bytes);
-    atomic_fetch_sub(&p->held_records, rel->records);
+    pthread_mutex_lock(&p->put_lock);
+    add_locked(&p->held_bytes, -rel->bytes);
+    add_locked(&p->held_records, -rel->records);
     for (int i = 0; i < KN_FLUSH_EPOCHS; i++)
         if (rel->per_epoch[i])
-            atomic_fetch_sub(&p->outstanding[i], rel->per_epoch[i]);
+            add_locked(&p->outstanding[i], -rel->per_epoch[i]);
+    pthread_mutex_unlock(&p->put_lock);
     wake_waiters(p);
 }
 
@@ -219,18 +234,27 @@ static kn_err_t check_key(const char *pk, size_t *len) {
     return units > KN_KINESIS_MAX_PARTITION_KEY ? KN_ERR_TOO_LARGE : KN_OK;
 }
 
-/* Reserves room for one record, waiting when configured to. Memory pinned in
+/* Whether one more record of `size` bytes fits the bounds. Memory pinned in
  * record blocks by reported records counts too: the bound is what is held. */
-static kn_err_t reserve(kn_producer_t *p, int64_t size) {
+static int fits(kn_producer_t *p, int64_t size) {
+    return atomic_load_explicit(&p->held_bytes, memory_order_relaxed) + size +
+                   kn_rec_pool_pinned(p->pool) <=
+               p->max_bytes &&
+           atomic_load_explicit(&p->held_records, memory_order_relaxed) + 1 <= p->max_records;
+}
+
+/* Reserves room for one record, waiting when configured to. On KN_OK put_lock
+ * is held. */
+static kn_err_t reserve_locked(kn_producer_t *p, int64_t size) {
     int64_t deadline = 0;
     for (;;) {
-        int64_t b = atomic_fetch_add(&p->held_bytes, size) + size;
-        int64_t n = atomic_fetch_add(&p->held_records, 1) + 1;
-        if (b + kn_rec_pool_pinned(p->pool) <= p->max_bytes && n <= p->max_records)
+        pthread_mutex_lock(&p->put_lock);
+        if (fits(p, size)) {
+            add_locked(&p->held_bytes, size);
+            add_locked(&p->held_records, 1);
             return KN_OK;
-        atomic_fetch_sub(&p->held_bytes, size);
-        atomic_fetch_sub(&p->held_records, 1);
-        wake_waiters(p); /* our brief reservation may have hidden room from another */
+        }
+        pthread_mutex_unlock(&p->put_lock);
         if (!p->block || atomic_load(&p->closing))
             return KN_ERR_QUEUE_FULL;
         int64_t now = now_us();
@@ -242,8 +266,7 @@ static kn_err_t reserve(kn_producer_t *p, int64_t size) {
         deadline_ts(&ts, deadline < now + 10000 ? deadline : now + 10000);
         atomic_fetch_add(&p->waiters, 1);
         pthread_mutex_lock(&p->wait_lock);
-        if (atomic_load(&p->held_bytes) + kn_rec_pool_pinned(p->pool) + size > p->max_bytes ||
-            atomic_load(&p->held_records) + 1 > p->max_records)
+        if (!fits(p, size)) /* a hint without put_lock: the wait is short anyway */
             pthread_cond_timedwait(&p->wait_cond, &p->wait_lock, &ts);
         pthread_mutex_unlock(&p->wait_lock);
         atomic_fetch_sub(&p->waiters, 1);
@@ -315,15 +338,26 @@ static kn_err_t put_checked(kn_producer_t *p, const char *stream, const char *pa
     if ((rc = stream_get(p, stream, &s)) != KN_OK)
         return rc;
     int64_t size = (int64_t)kn_rec_alloc_size(pk_len, ehk_len, len);
-    if ((rc = reserve(p, size)) != KN_OK)
+    if ((rc = reserve_locked(p, size)) != KN_OK)
         return rc;
-    kn_rec_t *r = kn_rec_pool_alloc(p->pool, partition_key, pk_len, explicit_hash_key, ehk_len,
-                                    data, len, opaque);
-    if (!r) {
-        atomic_fetch_sub(&p->held_bytes, size);
-        atomic_fetch_sub(&p->held_records, 1);
+    struct kn_rec_block_s *block;
+    void *mem = kn_rec_pool_take(p->pool, (size_t)size, &block);
+    uint32_t epoch =
+        (uint32_t)(atomic_load_explicit(&p->epoch, memory_order_acquire) % KN_FLUSH_EPOCHS);
+    add_locked(&p->outstanding[epoch], 1);
+    pthread_mutex_unlock(&p->put_lock);
+    if (!mem && !(mem = malloc((size_t)size))) {
+        pthread_mutex_lock(&p->put_lock);
+        add_locked(&p->held_bytes, -size);
+        add_locked(&p->held_records, -1);
+        add_locked(&p->outstanding[epoch], -1);
+        pthread_mutex_unlock(&p->put_lock);
         return KN_ERR_NOMEM;
     }
+    kn_rec_t *r = kn_rec_fill(mem, partition_key, pk_len, explicit_hash_key, ehk_len, data, len,
+                              opaque);
+    r->block = block;
+    r->epoch = epoch;
     if (explicit_hash_key) {
         r->hash = hash;
         r->flags |= KN_REC_HASHED;
@@ -332,9 +366,6 @@ static kn_err_t put_checked(kn_producer_t *p, const char *stream, const char *pa
     r->put_us = now_us();
     r->deadline_us = kn_add_sat(r->put_us, p->linger_us);
     r->expire_us = kn_add_sat(r->put_us, p->ttl_us);
-    uint64_t e = atomic_load_explicit(&p->epoch, memory_order_acquire);
-    r->epoch = (uint32_t)(e % KN_FLUSH_EPOCHS);
-    atomic_fetch_add(&p->outstanding[r->epoch], 1);
     push_inbox(p, r);
     return KN_OK;
 }
@@ -415,7 +446,9 @@ static void *pipeline_main(void *arg) {
         int64_t agg = atomic_load_explicit(&ps->agg_bytes, memory_order_relaxed) +
                       atomic_load_explicit(&ps->body_bytes, memory_order_relaxed);
         if (agg != p->agg_counted) {
-            atomic_fetch_add(&p->held_bytes, agg - p->agg_counted);
+            pthread_mutex_lock(&p->put_lock);
+            add_locked(&p->held_bytes, agg - p->agg_counted);
+            pthread_mutex_unlock(&p->put_lock);
             p->agg_counted = agg;
         }
         if (phase == PHASE_TRANSPORT_GONE && !kn_pipeline_inflight(p->pl) &&
@@ -534,6 +567,7 @@ static void teardown(kn_producer_t *p) {
     kn_rec_pool_destroy(p->pool); /* every record is reported by now */
     free_streams(p);
     pthread_mutex_destroy(&p->reg_lock);
+    pthread_mutex_destroy(&p->put_lock);
     pthread_mutex_destroy(&p->pl_lock);
     pthread_cond_destroy(&p->pl_cond);
     pthread_mutex_destroy(&p->wait_lock);
@@ -551,6 +585,7 @@ static void init_sync(kn_producer_t *p) {
     pthread_cond_init(&p->wait_cond, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&p->reg_lock, NULL);
+    pthread_mutex_init(&p->put_lock, NULL);
     pthread_mutex_init(&p->pl_lock, NULL);
     pthread_mutex_init(&p->wait_lock, NULL);
 }

@@ -23,15 +23,15 @@ typedef struct kn_rec_block_s {
     kn_rec_pool_t *pool;
     struct kn_rec_block_s *next; /* spare list */
     atomic_llong live;
-    int64_t nalloc;              /* records placed in it (under the pool lock) */
+    int64_t nalloc;              /* records placed in it (by the allocating side) */
     int64_t bytes;               /* their kn_rec_alloc_size() bytes (same) */
     size_t used;                 /* bytes of mem handed out (same) */
     alignas(max_align_t) unsigned char mem[];
 } kn_rec_block_t;
 
 struct kn_rec_pool_s {
-    pthread_mutex_t lock;        /* cur, spare, nspare and the fields of cur */
-    kn_rec_block_t *cur;
+    kn_rec_block_t *cur;         /* the allocating side's (its calls are serialized) */
+    pthread_mutex_t lock;        /* spare and nspare: blocks come back from any thread */
     kn_rec_block_t *spare;
     size_t nspare, max_spare;
     size_t block_bytes;          /* mem bytes per block; 0: pool disabled */
@@ -74,9 +74,9 @@ static void block_sub(kn_rec_block_t *b, int64_t n) {
         recycle(b);
 }
 
-/* Under the pool lock: the current block stops taking records. Returns it
- * when it is empty already (to recycle once the lock is dropped), else NULL. */
-static kn_rec_block_t *retire_locked(kn_rec_pool_t *pool) {
+/* The current block stops taking records. Returns it when it is empty already
+ * (the caller recycles it), else NULL. */
+static kn_rec_block_t *retire(kn_rec_pool_t *pool) {
     kn_rec_block_t *b = pool->cur;
     pool->cur = NULL;
     if (!b)
@@ -88,9 +88,7 @@ static kn_rec_block_t *retire_locked(kn_rec_pool_t *pool) {
 void kn_rec_pool_destroy(kn_rec_pool_t *pool) {
     if (!pool)
         return;
-    pthread_mutex_lock(&pool->lock);
-    kn_rec_block_t *empty = retire_locked(pool);
-    pthread_mutex_unlock(&pool->lock);
+    kn_rec_block_t *empty = retire(pool);
     if (empty)
         recycle(empty);
     /* a block still holding records would be recycled into a freed pool: the
@@ -104,15 +102,17 @@ void kn_rec_pool_destroy(kn_rec_pool_t *pool) {
     free(pool);
 }
 
-/* Under the pool lock: a fresh current block, from the spares when it can. */
-static kn_rec_block_t *new_block_locked(kn_rec_pool_t *pool) {
+/* A fresh current block, from the spares when it can. */
+static kn_rec_block_t *new_block(kn_rec_pool_t *pool) {
+    pthread_mutex_lock(&pool->lock);
     kn_rec_block_t *b = pool->spare;
     if (b) {
         pool->spare = b->next;
         pool->nspare--;
-    } else if (!(b = malloc(sizeof(*b) + pool->block_bytes))) {
-        return NULL;
     }
+    pthread_mutex_unlock(&pool->lock);
+    if (!b && !(b = malloc(sizeof(*b) + pool->block_bytes)))
+        return NULL;
     b->pool = pool;
     b->next = NULL;
     atomic_init(&b->live, LIVE_BIAS);
@@ -122,31 +122,34 @@ static kn_rec_block_t *new_block_locked(kn_rec_pool_t *pool) {
     return b;
 }
 
+void *kn_rec_pool_take(kn_rec_pool_t *pool, size_t size, kn_rec_block_t **block) {
+    *block = NULL;
+    if (!pool || size > pool->max_pooled)
+        return NULL;
+    size_t need = round_up(size);
+    kn_rec_block_t *b = pool->cur;
+    if (!b || b->used + need > pool->block_bytes) {
+        kn_rec_block_t *empty = retire(pool);
+        b = new_block(pool);
+        if (empty) /* only now: consecutive current blocks are always distinct */
+            recycle(empty);
+        if (!b)
+            return NULL;
+    }
+    void *mem = b->mem + b->used;
+    b->used += need;
+    b->nalloc++;
+    b->bytes += (int64_t)size;
+    *block = b;
+    return mem;
+}
+
 kn_rec_t *kn_rec_pool_alloc(kn_rec_pool_t *pool, const char *pk, size_t pk_len, const char *ehk,
                             size_t ehk_len, const void *data, size_t data_len, void *opaque) {
-    size_t size = kn_rec_alloc_size(pk_len, ehk_len, data_len);
-    if (!pool || size > pool->max_pooled)
-        return kn_rec_new(pk, pk_len, ehk, ehk_len, data, data_len, opaque);
-    size_t need = round_up(size);
-    kn_rec_block_t *empty = NULL, *b;
-    void *mem = NULL;
-    pthread_mutex_lock(&pool->lock);
-    b = pool->cur;
-    if (!b || b->used + need > pool->block_bytes) {
-        empty = retire_locked(pool);
-        b = new_block_locked(pool);
-    }
-    if (b) {
-        mem = b->mem + b->used;
-        b->used += need;
-        b->nalloc++;
-        b->bytes += (int64_t)size;
-    }
-    pthread_mutex_unlock(&pool->lock);
-    if (empty)
-        recycle(empty);
+    kn_rec_block_t *b;
+    void *mem = kn_rec_pool_take(pool, kn_rec_alloc_size(pk_len, ehk_len, data_len), &b);
     if (!mem)
-        return NULL;
+        return kn_rec_new(pk, pk_len, ehk, ehk_len, data, data_len, opaque);
     kn_rec_t *r = kn_rec_fill(mem, pk, pk_len, ehk, ehk_len, data, data_len, opaque);
     r->block = b;
     return r;

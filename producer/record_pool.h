@@ -8,8 +8,10 @@
  * records of consecutive puts landed anywhere in the heap, so the pipeline's
  * walk in put order missed the cache on every record. In blocks, consecutive
  * records sit side by side (the hardware prefetcher follows the walk), an
- * allocation is a bump under a short mutex, and giving records back is one
- * atomic subtraction per run of records from the same block.
+ * allocation is a bump of the current block (the caller serializes them: the
+ * producer does it under the lock it takes for its memory bound anyway), and
+ * giving records back is one atomic subtraction per run of records from the
+ * same block, from any thread.
  *
  * A block lives while any of its records does. Bytes of reported records whose
  * block is still alive are "pinned": the producer counts them against its
@@ -46,9 +48,21 @@ kn_rec_pool_t *kn_rec_pool_new(size_t block_bytes, size_t max_spare);
 /** Frees the pool. Every record must have been released. Accepts NULL. */
 void kn_rec_pool_destroy(kn_rec_pool_t *pool);
 
+struct kn_rec_block_s;
+
 /**
- * A record filled like kn_rec_new() (pool NULL: exactly kn_rec_new()). Safe
- * from many threads. NULL when out of memory.
+ * Room for one record of `size` (kn_rec_alloc_size()) bytes in the current
+ * block, to fill with kn_rec_fill() and mark with r->block = *block; NULL (and
+ * *block NULL) when the record must be malloc()ed instead: too large, pool
+ * NULL or disabled, or no memory for a new block. Calls must not overlap; the
+ * room is the caller's even after it stops serializing.
+ */
+void *kn_rec_pool_take(kn_rec_pool_t *pool, size_t size, struct kn_rec_block_s **block);
+
+/**
+ * kn_rec_pool_take() and kn_rec_fill(), or kn_rec_new() when the record cannot
+ * be pooled. Calls must not overlap (as kn_rec_pool_take). NULL when out of
+ * memory.
  */
 kn_rec_t *kn_rec_pool_alloc(kn_rec_pool_t *pool, const char *pk, size_t pk_len, const char *ehk,
                             size_t ehk_len, const void *data, size_t data_len, void *opaque);

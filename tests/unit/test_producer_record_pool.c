@@ -506,7 +506,8 @@ START_TEST(evict_copies_and_moves_references) {
 }
 END_TEST
 
-/* Many threads: 4 allocating, 1 releasing in random order, batched. */
+/* Many threads: 4 allocating (taking room under one mutex, as the producer does,
+ * and filling it outside), 1 releasing in random order, batched. */
 #define NTHREADS 4
 #define PER_THREAD 50000
 #define TOTAL (NTHREADS * PER_THREAD)
@@ -515,6 +516,7 @@ END_TEST
 
 typedef struct {
     kn_rec_pool_t *pool;
+    pthread_mutex_t take_lock; /* serializes kn_rec_pool_take */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     kn_rec_list_t pending; /* allocated, not yet released */
@@ -553,8 +555,18 @@ static void *mt_producer(void *arg) {
             data[i] = mt_byte(id, i);
         int pk_len = snprintf(pk, sizeof(pk), "p%u", (unsigned)id);
         int ehk_len = id % 7 ? 0 : snprintf(ehk, sizeof(ehk), "%u", (unsigned)id);
-        kn_rec_t *r = kn_rec_pool_alloc(mt->pool, pk, (size_t)pk_len, ehk, (size_t)ehk_len, data,
-                                        len, (void *)(uintptr_t)(id + 1));
+        size_t size = kn_rec_alloc_size((size_t)pk_len, (size_t)ehk_len, len);
+        struct kn_rec_block_s *block;
+        pthread_mutex_lock(&mt->take_lock);
+        void *mem = kn_rec_pool_take(mt->pool, size, &block);
+        pthread_mutex_unlock(&mt->take_lock);
+        if (!mem)
+            mem = malloc(size);
+        kn_rec_t *r = mem ? kn_rec_fill(mem, pk, (size_t)pk_len, ehk, (size_t)ehk_len, data, len,
+                                        (void *)(uintptr_t)(id + 1))
+                          : NULL;
+        if (r)
+            r->block = block;
         if (!r) {
             atomic_fetch_add(&mt->bad, 1);
             continue;
@@ -662,6 +674,7 @@ START_TEST(threads_allocate_and_release) {
     mt.pool = kn_rec_pool_new(MT_BLOCK, 4);
     ck_assert_ptr_nonnull(mt.pool);
     pthread_mutex_init(&mt.lock, NULL);
+    pthread_mutex_init(&mt.take_lock, NULL);
     pthread_cond_init(&mt.cond, NULL);
     mt.producers_left = NTHREADS;
     atomic_init(&mt.bad, 0);
@@ -706,6 +719,7 @@ START_TEST(threads_allocate_and_release) {
     kn_rec_pool_destroy(mt.pool);
     pthread_cond_destroy(&mt.cond);
     pthread_mutex_destroy(&mt.lock);
+    pthread_mutex_destroy(&mt.take_lock);
     free(mt.seen);
 }
 END_TEST
