@@ -9,14 +9,6 @@
 #define DEC_CHUNK 1000000000u /* 10^9: nine decimal digits per limb division */
 #define DEC_CHUNK_DIGITS 9
 
-int kn_u128_cmp(kn_u128_t a, kn_u128_t b) {
-    if (a.hi != b.hi)
-        return a.hi < b.hi ? -1 : 1;
-    if (a.lo != b.lo)
-        return a.lo < b.lo ? -1 : 1;
-    return 0;
-}
-
 kn_u128_t kn_u128_from_be(const uint8_t b[16]) {
     kn_u128_t v = {0, 0};
     for (int i = 0; i < 8; i++) {

@@ -20,8 +20,13 @@ typedef struct {
 
 #define KN_U128_DEC_MAX 39 /* digits of 2^128-1 = 340282366920938463463374607431768211455 */
 
-/** Compares two values: negative, zero or positive like strcmp. */
-int kn_u128_cmp(kn_u128_t a, kn_u128_t b);
+/** Compares two values: negative, zero or positive like strcmp. Inline: shard
+ * lookups make several per record. */
+static inline int kn_u128_cmp(kn_u128_t a, kn_u128_t b) {
+    if (a.hi != b.hi)
+        return a.hi < b.hi ? -1 : 1;
+    return a.lo < b.lo ? -1 : a.lo > b.lo;
+}
 
 /** The integer whose big-endian representation is the 16 bytes at b. */
 kn_u128_t kn_u128_from_be(const uint8_t b[16]);

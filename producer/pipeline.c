@@ -45,10 +45,12 @@ struct kn_pstream_s {
 };
 
 /* Recently hashed partition keys: with a bounded set of keys (the usual case)
- * most records skip the MD5. Two ways per set, the most recent first (a
- * direct-mapped cache kept missing for the ~1/8 of 1000 keys that share slots);
+ * most records skip the MD5. Four ways per set, a hit moving one place towards
+ * the front, a new key going in front (with two ways, the 7 % of 1000 keys in
+ * sets of three or more kept evicting each other; direct-mapped, 1/8 of them);
  * short keys only. */
-#define PK_CACHE_SLOTS 4096 /* PK_CACHE_SLOTS / 2 sets */
+#define PK_CACHE_SLOTS 4096
+#define PK_CACHE_WAYS 4
 #define PK_CACHE_KEY 32
 
 typedef struct pk_cache_s {
@@ -317,21 +319,21 @@ static kn_err_t hash_key(kn_pipeline_t *pl, kn_rec_t *r) {
     if (r->pk_len > PK_CACHE_KEY)
         return kn_hashkey_from_partition_key_md5(pl->md5, pk, r->pk_len, &r->hash);
     uint64_t tag = fnv1a(pk, r->pk_len);
-    pk_cache_t *set = &pl->pk_cache[tag % (PK_CACHE_SLOTS / 2) * 2];
-    if (pk_cache_hit(&set[0], tag, pk, r->pk_len)) {
-        r->hash = set[0].hash;
-        return KN_OK;
-    }
-    if (pk_cache_hit(&set[1], tag, pk, r->pk_len)) {
-        r->hash = set[1].hash;
-        pk_cache_t t = set[0]; /* most recent first */
-        set[0] = set[1];
-        set[1] = t;
+    pk_cache_t *set = &pl->pk_cache[tag % (PK_CACHE_SLOTS / PK_CACHE_WAYS) * PK_CACHE_WAYS];
+    for (int w = 0; w < PK_CACHE_WAYS; w++) {
+        if (!pk_cache_hit(&set[w], tag, pk, r->pk_len))
+            continue;
+        r->hash = set[w].hash;
+        if (w) {
+            pk_cache_t t = set[w - 1];
+            set[w - 1] = set[w];
+            set[w] = t;
+        }
         return KN_OK;
     }
     kn_err_t rc = kn_hashkey_from_partition_key_md5(pl->md5, pk, r->pk_len, &r->hash);
     if (rc == KN_OK) {
-        set[1] = set[0];
+        memmove(&set[1], &set[0], (PK_CACHE_WAYS - 1) * sizeof(*set));
         set[0].tag = tag;
         set[0].hash = r->hash;
         set[0].len = (uint8_t)r->pk_len;
