@@ -83,7 +83,6 @@ struct kn_producer_s {
     /* put -> pipeline: the FIFO's tail (producers) and head (pipeline thread) */
     _Atomic(kn_rec_t *) in_tail;
     kn_rec_t *in_head;
-    kn_rec_t in_stub;
     atomic_ullong epoch;
     atomic_int flushers;
     atomic_int closing;
@@ -112,6 +111,9 @@ struct kn_producer_s {
     atomic_int waiters;
 
     kn_pstats_t stats;
+
+    /* the FIFO's stub record; last, because kn_rec_t ends in a flexible array */
+    kn_rec_t in_stub;
 };
 
 static int64_t now_us(void) {
