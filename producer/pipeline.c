@@ -190,26 +190,19 @@ static void fail_one(kn_pipeline_t *pl, kn_rec_t *r, kn_err_t code, const char *
  * against the memory bound (record_pool.h). Never for entries in flight: the
  * transport may be reading a plain record's data.
  */
+static kn_rec_t *evict_one(kn_pipeline_t *pl, kn_rec_t *r) {
+    kn_rec_t *moved = kn_rec_pool_evict(r);
+    if (moved != r)
+        stat_add(&pl->stats.evicted, 1);
+    return moved;
+}
+
 static void evict_recs(kn_pipeline_t *pl, kn_rec_list_t *l) {
-    long long n = 0;
-    kn_rec_t *prev = NULL;
-    for (kn_rec_t *r = l->head; r; r = r->next) {
-        kn_rec_t *moved = kn_rec_pool_evict(r);
-        if (moved == r) {
-            prev = r;
-            continue;
-        }
-        n++;
-        if (prev)
-            prev->next = moved;
-        else
-            l->head = moved;
-        if (l->tail == r)
-            l->tail = moved;
-        prev = r = moved;
+    kn_rec_t **link = &l->head;
+    for (kn_rec_t *r; (r = *link); link = &r->next) {
+        r = *link = evict_one(pl, r);
+        l->tail = r;
     }
-    if (n)
-        stat_add(&pl->stats.evicted, n);
 }
 
 static void evict_krec(kn_pipeline_t *pl, kn_krec_t *k) {
@@ -292,12 +285,8 @@ static void shard_take_all(kn_pipeline_t *pl, kn_pshard_t *sh, kn_rec_list_t *ou
 /* ------------------------------------------------------------ routing */
 
 static void wait_for_map(kn_pipeline_t *pl, kn_pstream_t *s, kn_rec_t *r) {
-    if (s->list_backoff) {
-        kn_rec_t *moved = kn_rec_pool_evict(r); /* it will wait long: see evict_recs */
-        if (moved != r)
-            stat_add(&pl->stats.evicted, 1);
-        r = moved;
-    }
+    if (s->list_backoff)
+        r = evict_one(pl, r); /* it will wait out the backoff: see evict_recs */
     kn_rec_list_push(&s->waiting, r);
     s->waiting_expire = min64(s->waiting_expire, r->expire_us);
 }
